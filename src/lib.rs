@@ -1,0 +1,14 @@
+//! kms-audit proves that AWS KMS keys are governed.
+//!
+//! The pipeline: CloudTrail files are discovered and decoded ([`trail`]), normalized into one
+//! flat event table and stored in a Parquet lake ([`ingest`]), analysed with Polars
+//! ([`summary`]) and rendered for people and machines ([`report`]).
+
+pub mod error;
+pub mod ingest;
+pub mod report;
+pub mod scan;
+pub mod summary;
+pub mod trail;
+
+pub use error::{Error, Result};

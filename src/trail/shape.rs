@@ -1,0 +1,332 @@
+//! Finds the CloudTrail records in a decoded file, whatever shape it has: a delivery file
+//! `{"Records":[…]}`, a JSON array of records, a single record, JSON Lines (one record, an
+//! EventBridge envelope whose `detail` is the record, or a CloudTrail Lake row whose
+//! `eventJson` holds it, per line). Damage costs only the records it touches.
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::trail::problem::{Location, Problem, ProblemKind};
+use crate::trail::record::{DeliveryFile, Record, Str};
+
+/// Receives what [`read_records`] finds, in file order.
+pub trait RecordSink {
+    /// A record parsed at `ordinal` (0-based position among the file's JSON values), found
+    /// at `at`.
+    fn record(&mut self, ordinal: usize, at: Location, record: Record<'_>);
+    /// A problem with the file or one of its records.
+    fn problem(&mut self, problem: Problem);
+}
+
+/// Reads every record in `bytes`, the decoded content of the file called `name`.
+pub fn read_records(name: &str, bytes: &[u8], sink: &mut dyn RecordSink) {
+    // The common case, a well-formed delivery file, in one typed pass.
+    if let Ok(file) = serde_json::from_slice::<DeliveryFile>(bytes) {
+        for (i, record) in file.records.into_iter().enumerate() {
+            sink.record(i, Location::Record(i), record);
+        }
+        return;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Careful {
+            name,
+            utf8_damaged: false,
+            utf8_reported: 0,
+            sink,
+        }
+        .read(text),
+        Err(err) => {
+            // Replace the bad bytes so the rest can be read; records that held them are
+            // reported and skipped.
+            let offset = err.valid_up_to();
+            let text = String::from_utf8_lossy(bytes);
+            let mut careful = Careful {
+                name,
+                utf8_damaged: true,
+                utf8_reported: 0,
+                sink,
+            };
+            careful.read(&text);
+            if careful.utf8_reported == 0 {
+                careful.sink.problem(Problem::file(
+                    name,
+                    ProblemKind::InvalidUtf8,
+                    format!("invalid UTF-8 at byte offset {offset} (outside any record)"),
+                ));
+            }
+        }
+    }
+}
+
+/// The slow path: finds damage and keeps what is not damaged.
+struct Careful<'s> {
+    name: &'s str,
+    utf8_damaged: bool,
+    utf8_reported: usize,
+    sink: &'s mut dyn RecordSink,
+}
+
+/// What a top-level object or a line can be besides a plain record.
+#[derive(Deserialize, Default)]
+struct Probe<'a> {
+    #[serde(borrow, default, rename = "Records")]
+    records: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "detail-type")]
+    detail_type: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    detail: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "eventJson")]
+    event_json: Option<Str<'a>>,
+    #[serde(default, rename = "digestStartTime")]
+    digest_start_time: Option<IgnoredAny>,
+}
+
+const REPLACEMENT: char = '\u{FFFD}';
+
+impl Careful<'_> {
+    fn read(&mut self, text: &str) {
+        let body = text.trim_start_matches('\u{feff}').trim_start();
+        if body.is_empty() {
+            self.sink.problem(Problem::file(
+                self.name,
+                ProblemKind::Empty,
+                "file holds only whitespace",
+            ));
+            return;
+        }
+        let mut values = Vec::new();
+        let mut stream = serde_json::Deserializer::from_str(body).into_iter::<&RawValue>();
+        let mut failure = None;
+        for value in stream.by_ref() {
+            match value {
+                Ok(v) => values.push(v),
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        match (values.len(), failure) {
+            (1, None) => self.document(values[0]),
+            (0, Some(err)) if looks_like_lines(body) => {
+                let _ = err;
+                self.lines(body);
+            }
+            (0, Some(err)) => self.salvage(body, &err),
+            (_, None) => {
+                let mut line = 1;
+                let mut scanned = 0;
+                for (ordinal, value) in values.into_iter().enumerate() {
+                    let start = value.get().as_ptr() as usize - body.as_ptr() as usize;
+                    line += body[scanned..start].bytes().filter(|&b| b == b'\n').count();
+                    scanned = start;
+                    self.item(ordinal, Location::Line(line), value.get());
+                }
+            }
+            (_, Some(_)) => self.lines(body),
+        }
+    }
+
+    /// One JSON document: a delivery file, an array of records or a single record.
+    fn document(&mut self, value: &RawValue) {
+        let text = value.get();
+        if text.starts_with('[') {
+            match serde_json::from_str::<Vec<&RawValue>>(text) {
+                Ok(items) => {
+                    for (i, item) in items.into_iter().enumerate() {
+                        self.item(i, Location::Record(i), item.get());
+                    }
+                }
+                Err(err) => self.invalid_json(&err, 0),
+            }
+            return;
+        }
+        if !text.starts_with('{') {
+            self.not_cloudtrail("a JSON value that is neither an object nor an array");
+            return;
+        }
+        let probe: Probe = serde_json::from_str(text).unwrap_or_default();
+        if probe.digest_start_time.is_some() {
+            self.not_cloudtrail("a CloudTrail digest file (integrity data, not events)");
+            return;
+        }
+        match probe.records {
+            Some(records) => match serde_json::from_str::<Vec<&RawValue>>(records.get()) {
+                Ok(items) => {
+                    for (i, item) in items.into_iter().enumerate() {
+                        self.item(i, Location::Record(i), item.get());
+                    }
+                }
+                Err(err) => self.sink.problem(Problem::file(
+                    self.name,
+                    ProblemKind::NotCloudTrail,
+                    format!("\"Records\" is not an array of records: {err}"),
+                )),
+            },
+            None => self.item(0, Location::Record(0), text),
+        }
+    }
+
+    /// JSON Lines read line by line, so that one bad line costs only itself.
+    fn lines(&mut self, body: &str) {
+        for (ordinal, (n, line)) in body
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .enumerate()
+        {
+            let at = Location::Line(n + 1);
+            match serde_json::from_str::<&RawValue>(line.trim()) {
+                Ok(value) => self.item(ordinal, at, value.get()),
+                Err(err) => self.sink.problem(Problem {
+                    file: self.name.to_owned(),
+                    location: at,
+                    kind: ProblemKind::InvalidJson,
+                    detail: format!("invalid JSON: {err}"),
+                }),
+            }
+        }
+    }
+
+    /// A document cut short or broken: reads the records before the damage.
+    fn salvage(&mut self, body: &str, err: &serde_json::Error) {
+        let mut items: Vec<&RawValue> = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(body);
+        let _ = TopLevel { items: &mut items }.deserialize(&mut de);
+        let kept = items.len();
+        for (i, item) in items.into_iter().enumerate() {
+            self.item(i, Location::Record(i), item.get());
+        }
+        self.invalid_json(err, kept);
+    }
+
+    fn invalid_json(&mut self, err: &serde_json::Error, kept: usize) {
+        let detail = if kept > 0 {
+            format!(
+                "invalid JSON at line {} column {} ({err}); the {kept} records before it were read",
+                err.line(),
+                err.column()
+            )
+        } else {
+            format!(
+                "invalid JSON at line {} column {} ({err})",
+                err.line(),
+                err.column()
+            )
+        };
+        self.sink
+            .problem(Problem::file(self.name, ProblemKind::InvalidJson, detail));
+    }
+
+    fn not_cloudtrail(&mut self, what: &str) {
+        self.sink.problem(Problem::file(
+            self.name,
+            ProblemKind::NotCloudTrail,
+            format!("not CloudTrail: {what}"),
+        ));
+    }
+
+    /// One array element or line: a record, or an envelope around one.
+    fn item(&mut self, ordinal: usize, at: Location, text: &str) {
+        if self.utf8_damaged && text.contains(REPLACEMENT) {
+            self.sink.problem(Problem {
+                file: self.name.to_owned(),
+                location: at,
+                kind: ProblemKind::InvalidUtf8,
+                detail: "invalid UTF-8 bytes; record skipped".to_owned(),
+            });
+            self.utf8_reported += 1;
+            return;
+        }
+        let probe: Probe = serde_json::from_str(text).unwrap_or_default();
+        let owned;
+        let record_text = if let (Some(_), Some(detail)) = (probe.detail_type, probe.detail) {
+            detail.get()
+        } else if let Some(event_json) = probe.event_json {
+            owned = event_json.0.into_owned();
+            owned.as_str()
+        } else {
+            text
+        };
+        match serde_json::from_str::<Record>(record_text) {
+            Ok(record) => self.sink.record(ordinal, at, record),
+            Err(err) => self.sink.problem(Problem {
+                file: self.name.to_owned(),
+                location: at,
+                kind: ProblemKind::BadRecord,
+                detail: format!("not a valid record: {err}"),
+            }),
+        }
+    }
+}
+
+/// JSON Lines: more than one non-blank line, each starting an object.
+fn looks_like_lines(body: &str) -> bool {
+    let mut lines = body.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first_two: Vec<&str> = lines.by_ref().take(2).collect();
+    first_two.len() == 2 && first_two.iter().all(|l| l.starts_with('{'))
+}
+
+/// Walks a possibly broken top-level document, collecting complete records (elements of
+/// `Records` or of a top-level array) until the damage.
+struct TopLevel<'v, 'a> {
+    items: &'v mut Vec<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for TopLevel<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for TopLevel<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a CloudTrail document")
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> Result<(), S::Error> {
+        Items { items: self.items }.visit_seq(seq)
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            if key.as_str() == "Records" {
+                map.next_value_seed(Items {
+                    items: &mut *self.items,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Collects the elements of an array as raw values, keeping those read before an error.
+struct Items<'v, 'a> {
+    items: &'v mut Vec<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for Items<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for Items<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            self.items.push(item);
+        }
+        Ok(())
+    }
+    fn visit_map<M: MapAccess<'de>>(self, _map: M) -> Result<(), M::Error> {
+        Err(de::Error::custom("expected an array"))
+    }
+}
