@@ -448,3 +448,290 @@ fn raw_int(value: &RawValue) -> Option<i32> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trail::record::DeliveryFile;
+
+    const EXAMPLES: &str = include_str!("../../tests/fixtures/aws-examples/kms-doc-examples.json");
+
+    fn example(index: usize) -> EventRow<'static> {
+        let file: DeliveryFile<'static> = serde_json::from_str(EXAMPLES).expect("fixture parses");
+        let record = file.records.into_iter().nth(index).expect("fixture record");
+        normalize(
+            record,
+            "examples.json",
+            u32::try_from(index).expect("index"),
+        )
+        .expect("normalizes")
+    }
+
+    fn row(json: &'static str) -> Result<EventRow<'static>, RecordDefect> {
+        normalize(
+            serde_json::from_str(json).expect("record parses"),
+            "inline.json",
+            0,
+        )
+    }
+
+    fn micros(text: &str) -> i64 {
+        parse_aws_date(text).expect("date").timestamp_micros()
+    }
+
+    fn s<'a>(t: &'a Text<'_>) -> Option<&'a str> {
+        t.as_deref()
+    }
+
+    #[test]
+    fn every_published_example_normalizes() {
+        let file: DeliveryFile = serde_json::from_str(EXAMPLES).expect("fixture parses");
+        let count = file.records.len();
+        assert_eq!(count, 49);
+        for (i, record) in file.records.into_iter().enumerate() {
+            let name = record.event_name.clone();
+            let row =
+                normalize(record, "examples.json", 0).unwrap_or_else(|e| panic!("record {i}: {e}"));
+            assert_eq!(
+                Some(row.event_name.as_ref()),
+                name.as_ref().map(Str::as_str)
+            );
+            assert!(
+                row.principal.is_some(),
+                "record {i} ({}) has a principal",
+                row.event_name
+            );
+        }
+    }
+
+    #[test]
+    fn create_key_reads_key_metadata_with_java_dates_and_both_account_spellings() {
+        let row = example(7);
+        assert_eq!(row.event_name, "CreateKey");
+        assert_eq!(
+            s(&row.key_arn),
+            Some("arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        );
+        assert_eq!(s(&row.key_account), Some("111122223333"));
+        assert_eq!(row.key_created_at, Some(micros("2022-08-10T22:38:27Z")));
+        assert_eq!(s(&row.key_spec), Some("SYMMETRIC_DEFAULT"));
+        assert_eq!(s(&row.key_usage), Some("ENCRYPT_DECRYPT"));
+        assert_eq!(s(&row.key_origin), Some("EXTERNAL"));
+        assert_eq!(s(&row.key_manager), Some("CUSTOMER"));
+        assert_eq!(row.read_only, Some(false));
+        assert_eq!(row.management_event, Some(true));
+
+        // The lower-case spelling KMS uses in most examples; no resources to fall back on.
+        let row = row_without_resources_create_key();
+        assert_eq!(s(&row.key_account), Some("444455556666"));
+        assert_eq!(
+            s(&row.key_arn),
+            Some("arn:aws:kms:us-east-1:444455556666:key/mrk-1234abcd12ab34cd56ef1234567890ab")
+        );
+    }
+
+    fn row_without_resources_create_key() -> EventRow<'static> {
+        row(r#"{"eventTime":"2025-01-02T03:04:05Z","eventSource":"kms.amazonaws.com","eventName":"CreateKey","awsRegion":"us-east-1",
+            "userIdentity":{"type":"Root","principalId":"444455556666","arn":"arn:aws:iam::444455556666:root","accountId":"444455556666"},
+            "responseElements":{"keyMetadata":{"aWSAccountId":"444455556666","arn":"arn:aws:kms:us-east-1:444455556666:key/mrk-1234abcd12ab34cd56ef1234567890ab","creationDate":"Jan 2, 2025, 3:04:05 AM","keySpec":"RSA_2048","keyUsage":"SIGN_VERIFY"}}}"#)
+        .expect("normalizes")
+    }
+
+    #[test]
+    fn reencrypt_acts_on_the_source_key() {
+        let row = example(6);
+        assert_eq!(
+            s(&row.key_arn),
+            Some("arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        );
+    }
+
+    #[test]
+    fn alias_arns_in_resources_are_not_the_key() {
+        let row = example(10);
+        assert_eq!(row.event_name, "CreateAlias");
+        assert_eq!(
+            s(&row.key_arn),
+            Some("arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        );
+    }
+
+    #[test]
+    fn service_events_without_a_type() {
+        let row = example(13);
+        assert_eq!(row.event_name, "RotateKey");
+        assert_eq!(row.principal_type, None);
+        assert_eq!(s(&row.principal), Some("AWS Internal"));
+        assert_eq!(s(&row.invoked_by), Some("AWS Internal"));
+        assert_eq!(s(&row.principal_account), Some("111122223333"));
+        assert_eq!(s(&row.event_type), Some("AwsServiceEvent"));
+        assert_eq!(row.request_id, None);
+    }
+
+    #[test]
+    fn dates_inside_request_and_response() {
+        let scheduled = example(14);
+        assert_eq!(
+            scheduled.deletion_date,
+            Some(micros("2021-04-12T18:58:30Z"))
+        );
+        assert_eq!(
+            s(&scheduled.key_ref),
+            Some("1234abcd-12ab-34cd-56ef-1234567890ab")
+        );
+        let imported = example(26);
+        assert_eq!(imported.valid_to, Some(micros("2021-01-01T20:00:00Z")));
+        let rotation = example(41);
+        assert_eq!(rotation.rotation_period_days, Some(180));
+    }
+
+    #[test]
+    fn real_2025_decrypt_via_lambda() {
+        let row = example(42);
+        assert_eq!(s(&row.principal_type), Some("AssumedRole"));
+        assert_eq!(
+            s(&row.principal),
+            Some("arn:aws:iam::830834166987:role/AWSLabsController")
+        );
+        assert_eq!(
+            s(&row.principal_arn),
+            Some(
+                "arn:aws:sts::830834166987:assumed-role/AWSLabsController/AVS-AsyncResourceMonitor"
+            )
+        );
+        assert_eq!(s(&row.session_issuer_type), Some("Role"));
+        assert_eq!(s(&row.principal_name), Some("AWSLabsController"));
+        assert_eq!(s(&row.invoked_by), Some("lambda.amazonaws.com"));
+        assert_eq!(row.mfa_authenticated, Some(false));
+        assert_eq!(
+            s(&row.key_material_id),
+            Some("249ff1560efc7b313c30919fb4f95b43831f4dddb51134f69816742654cf2919")
+        );
+        assert!(s(&row.encryption_context).is_some_and(|c| c.contains("aws:lambda:FunctionArn")));
+        assert_eq!(row.key_ref, None, "Lambda sends no keyId");
+        assert_eq!(
+            s(&row.key_arn),
+            Some("arn:aws:kms:us-east-1:830834166987:key/69ba0c3d-57aa-4fe5-8318-b2a40e1366b6")
+        );
+    }
+
+    const BASE: &str = r#""eventTime":"2026-01-02T03:04:05Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","awsRegion":"eu-west-1","recipientAccountId":"111122223333""#;
+
+    fn with_identity(identity: &str) -> EventRow<'static> {
+        let json: &'static str =
+            Box::leak(format!("{{{BASE},\"userIdentity\":{identity}}}").into_boxed_str());
+        row(json).expect("normalizes")
+    }
+
+    #[test]
+    fn principal_for_every_identity_type() {
+        let cases: [(&str, &str); 8] = [
+            (r#"{"type":"IAMUser","principalId":"AIDA","arn":"arn:aws:iam::111122223333:user/Alice","accountId":"111122223333","accessKeyId":"","userName":"Alice"}"#, "arn:aws:iam::111122223333:user/Alice"),
+            (r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333","sessionContext":{"attributes":{"mfaAuthenticated":"true","creationDate":"2016-02-20T01:05:59Z"}}}"#, "arn:aws:iam::111122223333:root"),
+            (r#"{"type":"FederatedUser","principalId":"111122223333:bob","arn":"arn:aws:sts::111122223333:federated-user/bob","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/fed","userName":"fed"}}}"#, "arn:aws:sts::111122223333:federated-user/bob"),
+            (r#"{"type":"AWSService","invokedBy":"cloudtrail.amazonaws.com"}"#, "cloudtrail.amazonaws.com"),
+            (r#"{"type":"AWSAccount","principalId":"AIDAJ45Q7YFFAREXAMPLE","accountId":"444455556666"}"#, "444455556666"),
+            (r#"{"type":"IdentityCenterUser","accountId":"111122223333","onBehalfOf":{"userId":"544894e8-80c1-707f","identityStoreArn":"arn:aws:identitystore::111122223333:identitystore/d-1234567890"},"credentialId":"EXAMPLE"}"#, "arn:aws:identitystore::111122223333:identitystore/d-1234567890/user/544894e8-80c1-707f"),
+            (r#"{"type":"WebIdentityUser","principalId":"accounts.google.com:1234","userName":"1234","identityProvider":"accounts.google.com"}"#, "1234"),
+            (r#"{"accountId":"111122223333","invokedBy":"kms.amazonaws.com"}"#, "kms.amazonaws.com"),
+        ];
+        for (identity, expected) in cases {
+            let row = with_identity(identity);
+            assert_eq!(s(&row.principal), Some(expected), "{identity}");
+        }
+        let root = with_identity(cases[1].0);
+        assert_eq!(
+            root.mfa_authenticated,
+            Some(true),
+            "string \"true\" is true"
+        );
+        let user = with_identity(cases[0].0);
+        assert_eq!(user.access_key_id, None, "empty access key id is absent");
+        let federated = with_identity(cases[2].0);
+        assert_eq!(s(&federated.session_issuer_type), Some("IAMUser"));
+        assert_eq!(s(&federated.principal_name), Some("fed"));
+    }
+
+    #[test]
+    fn key_ref_resolution() {
+        let bare = row(Box::leak(format!("{{{BASE},\"requestParameters\":{{\"keyId\":\"1234abcd-12ab-34cd-56ef-1234567890ab\"}}}}").into_boxed_str())).expect("row");
+        assert_eq!(
+            s(&bare.key_arn),
+            Some("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        );
+        let alias = row(Box::leak(
+            format!("{{{BASE},\"requestParameters\":{{\"keyId\":\"alias/app\"}}}}")
+                .into_boxed_str(),
+        ))
+        .expect("row");
+        assert_eq!(alias.key_arn, None);
+        assert_eq!(s(&alias.key_ref), Some("alias/app"));
+        let china = row(r#"{"eventTime":"2026-01-02T03:04:05Z","eventSource":"kms.amazonaws.com","eventName":"Encrypt","awsRegion":"cn-north-1","recipientAccountId":"111122223333","requestParameters":{"keyId":"k1"}}"#).expect("row");
+        assert_eq!(
+            s(&china.key_arn),
+            Some("arn:aws-cn:kms:cn-north-1:111122223333:key/k1")
+        );
+        let cross = row(r#"{"eventTime":"2026-01-02T03:04:05Z","eventSource":"kms.amazonaws.com","eventName":"Encrypt","awsRegion":"us-east-1","recipientAccountId":"111122223333","requestParameters":{"keyId":"arn:aws:kms:us-east-1:999988887777:key/k2"}}"#).expect("row");
+        assert_eq!(s(&cross.key_account), Some("999988887777"));
+    }
+
+    #[test]
+    fn string_booleans_and_console_sessions() {
+        let r = row(r#"{"eventTime":"2026-01-02T03:04:05Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","readOnly":"true","managementEvent":"false","sessionCredentialFromConsole":"true"}"#).expect("row");
+        assert_eq!(
+            (r.read_only, r.management_event, r.console_session),
+            (Some(true), Some(false), Some(true))
+        );
+        assert_eq!(r.key_arn, None, "non-KMS events are kept, with no key");
+    }
+
+    #[test]
+    fn defects() {
+        assert_eq!(row(r#"{"name":"pkg"}"#), Err(RecordDefect::NotCloudTrail));
+        assert_eq!(
+            row(r#"{"eventName":"Decrypt","eventSource":"kms.amazonaws.com"}"#),
+            Err(RecordDefect::Missing("eventTime"))
+        );
+        assert_eq!(
+            row(r#"{"eventTime":"2026-01-02T03:04:05Z","eventName":"Decrypt"}"#),
+            Err(RecordDefect::Missing("eventSource"))
+        );
+        assert_eq!(
+            row(r#"{"eventTime":"soon","eventName":"Decrypt","eventSource":"kms.amazonaws.com"}"#),
+            Err(RecordDefect::BadTime("soon".into()))
+        );
+        let huge = format!(
+            "{{{BASE},\"userAgent\":\"{}\"}}",
+            "a".repeat(MAX_FIELD_BYTES + 1)
+        );
+        let huge: &'static str = Box::leak(huge.into_boxed_str());
+        assert_eq!(
+            row(huge),
+            Err(RecordDefect::Oversized {
+                field: "user_agent",
+                bytes: MAX_FIELD_BYTES + 1
+            })
+        );
+        assert!(RecordDefect::Oversized {
+            field: "user_agent",
+            bytes: 2 << 20
+        }
+        .to_string()
+        .contains("2.0 MiB"));
+    }
+
+    #[test]
+    fn partition_keys_are_safe_directory_names() {
+        let r = with_identity(r#"{"type":"AWSService","invokedBy":"x"}"#);
+        let key = PartitionKey::of(&r);
+        assert_eq!(
+            key.relative_dir(),
+            "account=111122223333/region=eu-west-1/date=2026-01-02"
+        );
+        let odd = row(r#"{"eventTime":"2026-01-02T03:04:05Z","eventSource":"a","eventName":"b","awsRegion":"../x"}"#).expect("row");
+        assert_eq!(
+            PartitionKey::of(&odd).relative_dir(),
+            "account=unknown/region=___x/date=2026-01-02"
+        );
+    }
+}

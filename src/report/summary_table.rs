@@ -26,8 +26,8 @@ pub fn render(summary: &ScanSummary, out: &mut impl Write) -> std::io::Result<()
     let mut overview = Builder::default();
     overview.push_record(["time window", window.as_str()]);
     overview.push_record(["events", &thousands(events.events)]);
-    overview.push_record(["accounts", &list(&events.accounts)]);
-    overview.push_record(["regions", &list(&events.regions)]);
+    overview.push_record(["accounts", &list(&events.accounts, 3)]);
+    overview.push_record(["regions", &list(&events.regions, 3)]);
     overview.push_record(["lake", summary.lake.as_deref().unwrap_or("(temporary)")]);
     table(out, "Overview", overview, false)?;
 
@@ -58,6 +58,8 @@ pub fn render(summary: &ScanSummary, out: &mut impl Write) -> std::io::Result<()
     files.push_record(["problems", &thousands(summary.problems.len() as u64)]);
     table(out, "Input", files, true)?;
 
+    breakdown(out, "Accounts", "account", &events.accounts)?;
+    breakdown(out, "Regions", "region", &events.regions)?;
     breakdown(out, "Event sources", "event source", &events.event_sources)?;
     breakdown(out, "Event names", "event name", &events.event_names)?;
     breakdown(out, "Error codes", "error code", &events.error_codes)?;

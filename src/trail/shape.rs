@@ -330,3 +330,136 @@ impl<'de: 'a, 'a> Visitor<'de> for Items<'_, 'a> {
         Err(de::Error::custom("expected an array"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Collects event names (or their absence) and problems.
+    #[derive(Default)]
+    struct Collect {
+        records: Vec<(usize, Location, Option<String>)>,
+        problems: Vec<Problem>,
+    }
+
+    impl RecordSink for Collect {
+        fn record(&mut self, ordinal: usize, at: Location, record: Record<'_>) {
+            self.records
+                .push((ordinal, at, record.event_name.map(|n| n.0.into_owned())));
+        }
+        fn problem(&mut self, problem: Problem) {
+            self.problems.push(problem);
+        }
+    }
+
+    fn read(bytes: &[u8]) -> Collect {
+        let mut sink = Collect::default();
+        read_records("f.json", bytes, &mut sink);
+        sink
+    }
+
+    fn names(c: &Collect) -> Vec<&str> {
+        c.records.iter().filter_map(|r| r.2.as_deref()).collect()
+    }
+
+    const A: &str = r#"{"eventName":"A","eventTime":"2026-01-01T00:00:00Z"}"#;
+    const B: &str = r#"{"eventName":"B","eventTime":"2026-01-01T00:00:00Z"}"#;
+
+    #[test]
+    fn delivery_file_array_and_single_record() {
+        let c = read(format!("{{\"Records\":[{A},{B}]}}").as_bytes());
+        assert_eq!(names(&c), ["A", "B"]);
+        assert_eq!(c.records[1].1, Location::Record(1));
+        let c = read(format!("\u{feff}\n [{A},{B}]").as_bytes());
+        assert_eq!(names(&c), ["A", "B"]);
+        assert!(c.problems.is_empty());
+        let c = read(A.as_bytes());
+        assert_eq!(names(&c), ["A"]);
+    }
+
+    #[test]
+    fn json_lines_with_envelopes_and_lake_rows() {
+        let envelope = format!(
+            r#"{{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.kms","detail":{B}}}"#
+        );
+        let lake_row = format!(
+            "{{\"eventJson\":{}}}",
+            serde_json::to_string(A).expect("json")
+        );
+        let c = read(format!("{A}\n\n{envelope}\n{lake_row}\n").as_bytes());
+        assert_eq!(names(&c), ["A", "B", "A"]);
+        assert_eq!(
+            c.records.iter().map(|r| r.1).collect::<Vec<_>>(),
+            [Location::Line(1), Location::Line(3), Location::Line(4)]
+        );
+        assert!(c.problems.is_empty());
+    }
+
+    #[test]
+    fn a_bad_line_costs_only_itself() {
+        let c = read(format!("{A}\n{{\"eventName\": oops\n{B}\n").as_bytes());
+        assert_eq!(names(&c), ["A", "B"]);
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(
+            (c.problems[0].location, c.problems[0].kind),
+            (Location::Line(2), ProblemKind::InvalidJson)
+        );
+    }
+
+    #[test]
+    fn a_truncated_document_keeps_complete_records() {
+        let c = read(format!("{{\"Records\":[{A},{B},{{\"eventName\":\"C\",\"ev").as_bytes());
+        assert_eq!(names(&c), ["A", "B"]);
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(c.problems[0].kind, ProblemKind::InvalidJson);
+        assert!(
+            c.problems[0]
+                .detail
+                .contains("the 2 records before it were read"),
+            "{}",
+            c.problems[0]
+        );
+    }
+
+    #[test]
+    fn wrong_types_cost_the_record() {
+        let c = read(format!("{{\"Records\":[{A},{{\"eventTime\":12}},{B}]}}").as_bytes());
+        assert_eq!(names(&c), ["A", "B"]);
+        assert_eq!(
+            (c.problems[0].location, c.problems[0].kind),
+            (Location::Record(1), ProblemKind::BadRecord)
+        );
+        assert_eq!(c.records[1].0, 2, "ordinals count the bad record");
+    }
+
+    #[test]
+    fn invalid_utf8_costs_the_record_that_holds_it() {
+        let mut bytes =
+            format!("{{\"Records\":[{A},{{\"eventName\":\"X\",\"userAgent\":\"ab\"}},{B}]}}")
+                .into_bytes();
+        let at = bytes.windows(2).position(|w| w == b"ab").expect("marker");
+        bytes[at] = 0xff;
+        let c = read(&bytes);
+        assert_eq!(names(&c), ["A", "B"]);
+        assert_eq!(
+            (c.problems[0].location, c.problems[0].kind),
+            (Location::Record(1), ProblemKind::InvalidUtf8)
+        );
+    }
+
+    #[test]
+    fn not_cloudtrail_documents() {
+        let c = read(br#"{"digestStartTime":"2026-01-01T00:00:00Z","logFiles":[]}"#);
+        assert_eq!(c.problems[0].kind, ProblemKind::NotCloudTrail);
+        assert!(c.problems[0].detail.contains("digest"));
+        let c = read(b"42");
+        assert_eq!(c.problems[0].kind, ProblemKind::NotCloudTrail);
+        let c = read(br#"{"Records":{"a":1}}"#);
+        assert_eq!(c.problems[0].kind, ProblemKind::NotCloudTrail);
+        let c = read(b"  \n ");
+        assert_eq!(c.problems[0].kind, ProblemKind::Empty);
+        let c = read(b"[{awsRegion: \"x\"}]");
+        assert_eq!(c.problems[0].kind, ProblemKind::InvalidJson);
+        assert!(c.records.is_empty());
+    }
+}
