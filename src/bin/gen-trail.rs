@@ -1428,7 +1428,7 @@ fn make_principals(
             via,
             region_bit(0),
             Vec::new(),
-            (0.0, 0.01, 0.004),
+            (0.0, 0.04, 0.01),
             format!("arn:aws:iam::{acct}:root"),
             String::new(),
         );
@@ -2240,46 +2240,49 @@ fn new_ids(e: &mut Ev, r: &mut R) {
 }
 
 /// Turns the record into a failure with an AWS-style error code and message.
-fn set_error(e: &mut Ev, w: &World, p: &Principal, r: &mut R, k: Option<KeyRef>, region: &str) {
-    let deny_ok = !matches!(p.ident, Ident::Account { .. } | Ident::Service(_))
-        && !matches!(p.via, Via::Service(_));
-    let is_decrypt = e.name == "Decrypt";
-    let choice = r.below(100);
+fn set_error(e: &mut Ev, w: &World, p: &Principal, r: &mut R, k: KeyRef, region: &str) {
+    // Cross-account calls denied by the key owner are logged only in the caller's account, and
+    // AWS services acting on their own are not denied here.
+    let deny_ok = !matches!(p.ident, Ident::Account { .. } | Ident::Service(_));
+    let customer_key = w.key(k).class != KeyClass::Managed;
+    let decrypt = e.name == "Decrypt";
+    // AccessDenied, InvalidState, IncorrectKey, InvalidCiphertext, Throttling
+    let weights = [
+        if deny_ok { 55 } else { 0 },
+        if customer_key { 15 } else { 0 },
+        if decrypt { 8 } else { 0 },
+        if decrypt { 4 } else { 0 },
+        18,
+    ];
     e.add.clear();
     e.resp.clear();
-    match choice {
-        0..=54 if deny_ok && k.is_some() => {
+    let karn = key_arn(w, k, region);
+    match r.weighted(&weights) {
+        0 => {
             e.err_code = Some("AccessDeniedException");
-            let karn = key_arn(w, k.unwrap_or(KeyRef { acct: 0, key: 0 }), region);
-            let why = if r.chance(0.8) {
-                format!(
-                    "because no identity-based policy allows the kms:{} action",
-                    e.name
-                )
+            let why = if r.chance(0.85) {
+                format!("because no identity-based policy allows the kms:{} action", e.name)
             } else {
-                format!("with an explicit deny in a resource-based policy")
+                "with an explicit deny in a resource-based policy".to_string()
             };
             e.err_msg = format!(
                 "User: {} is not authorized to perform: kms:{} on resource: {} {}",
                 p.arn, e.name, karn, why
             );
         }
-        0..=69 if k.is_some() => {
+        1 => {
             e.err_code = Some("KMSInvalidStateException");
-            let karn = key_arn(w, k.unwrap_or(KeyRef { acct: 0, key: 0 }), region);
             e.err_msg = if r.chance(0.6) {
                 format!("{karn} is disabled.")
             } else {
                 format!("{karn} is pending deletion.")
             };
         }
-        70..=79 if is_decrypt => {
+        2 => {
             e.err_code = Some("IncorrectKeyException");
             e.err_msg = "The key ID in the request does not identify a CMK that can perform this operation.".to_string();
         }
-        80..=84 if is_decrypt => {
-            e.err_code = Some("InvalidCiphertextException");
-        }
+        3 => e.err_code = Some("InvalidCiphertextException"),
         _ => {
             e.err_code = Some("ThrottlingException");
             e.err_msg = "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.".to_string();
@@ -2477,8 +2480,8 @@ fn gen_crypto(w: &World, st: &Stream, r: &mut R, t: i64, e: &mut Ev) -> bool {
     if cross || p.kind == Kind::XOwner {
         push_uuid(&mut e.shared, r);
     }
-    if r.chance(0.034) {
-        set_error(e, w, p, r, Some(k), region);
+    if r.chance(0.036) {
+        set_error(e, w, p, r, k, region);
     }
     true
 }
@@ -2845,7 +2848,10 @@ fn gen_mgmt(w: &World, st: &Stream, r: &mut R, t: i64, e: &mut Ev) -> bool {
                 r.pick(&PURPOSES)
             );
         } else {
-            set_error(e, w, p, r, Some(k), region);
+            set_error(e, w, p, r, k, region);
+            if op == "CreateKey" {
+                e.resources.clear();
+            }
         }
     }
     true

@@ -68,10 +68,12 @@ pub fn render(summary: &ScanSummary, out: &mut impl Write) -> std::io::Result<()
     Ok(())
 }
 
-fn list(b: &Breakdown) -> String {
+/// The first `limit` values of `b`, and how many more there are.
+fn list(b: &Breakdown, limit: usize) -> String {
     let shown: Vec<&str> = b
         .top
         .iter()
+        .take(limit)
         .map(|c| c.value.as_deref().unwrap_or(ABSENT))
         .collect();
     let more = b.distinct.saturating_sub(shown.len() as u64);
