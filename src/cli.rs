@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(after_help = "Examples:
   kms-audit scan sample-logs/                    summarize a trail (cached for the next scan)
   kms-audit scan logs/ --format json > out.json  the same summary as JSON
+  kms-audit scan logs/ --no-cache                use a temporary lake instead of the cache
+  kms-audit scan logs/ --lake lake/              add to and summarize a lake of your own
   kms-audit ingest logs/ --lake lake/            add new files to a durable Parquet lake
   aws s3 cp s3://bucket/AWSLogs/ - --recursive | kms-audit scan -   (read standard input)
 

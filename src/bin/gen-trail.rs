@@ -745,7 +745,7 @@ fn build_world(args: &Args) -> Result<World> {
         let mut keys = Vec::new();
         // AWS managed keys, one per service and region.
         for reg in 0..nreg {
-            for (si, svc) in MANAGED.iter().enumerate() {
+            for svc in MANAGED.iter() {
                 keys.push(Key {
                     id: uuid(&mut r),
                     regions: region_bit(reg),
@@ -754,7 +754,6 @@ fn build_world(args: &Args) -> Result<World> {
                     material: hex_string(&mut r, 64),
                     prev_material: hex_string(&mut r, 64),
                 });
-                let _ = si;
             }
         }
         // Customer managed keys.
@@ -2261,7 +2260,10 @@ fn set_error(e: &mut Ev, w: &World, p: &Principal, r: &mut R, k: KeyRef, region:
         0 => {
             e.err_code = Some("AccessDeniedException");
             let why = if r.chance(0.85) {
-                format!("because no identity-based policy allows the kms:{} action", e.name)
+                format!(
+                    "because no identity-based policy allows the kms:{} action",
+                    e.name
+                )
             } else {
                 "with an explicit deny in a resource-based policy".to_string()
             };
@@ -2486,8 +2488,6 @@ fn gen_crypto(w: &World, st: &Stream, r: &mut R, t: i64, e: &mut Ev) -> bool {
     true
 }
 
-const POLICY_ADMIN_SIDS: &str = "Allow access for Key Administrators";
-
 /// A key policy document as CloudTrail logs it: the JSON text the caller sent.
 fn policy_text(w: &World, st: &Stream, r: &mut R) -> String {
     let acct = &w.accounts[st.acct].id;
@@ -2504,7 +2504,7 @@ fn policy_text(w: &World, st: &Stream, r: &mut R) -> String {
         format!("{{\n        \"AWS\": \"{user_role}\"\n      }}")
     };
     format!(
-        "{{\n  \"Version\": \"2012-10-17\",\n  \"Id\": \"key-consolepolicy-3\",\n  \"Statement\": [\n    {{\n      \"Sid\": \"Enable IAM User Permissions\",\n      \"Effect\": \"Allow\",\n      \"Principal\": {{\n        \"AWS\": \"arn:aws:iam::{acct}:root\"\n      }},\n      \"Action\": \"kms:*\",\n      \"Resource\": \"*\"\n    }},\n    {{\n      \"Sid\": \"{POLICY_ADMIN_SIDS}\",\n      \"Effect\": \"Allow\",\n      \"Principal\": {{\n        \"AWS\": \"arn:aws:iam::{acct}:role/github-actions-terraform\"\n      }},\n      \"Action\": [\n        \"kms:Create*\",\n        \"kms:Describe*\",\n        \"kms:Enable*\",\n        \"kms:List*\",\n        \"kms:Put*\",\n        \"kms:Update*\",\n        \"kms:Revoke*\",\n        \"kms:Disable*\",\n        \"kms:Get*\",\n        \"kms:Delete*\",\n        \"kms:TagResource\",\n        \"kms:UntagResource\",\n        \"kms:ScheduleKeyDeletion\",\n        \"kms:CancelKeyDeletion\",\n        \"kms:RotateKeyOnDemand\"\n      ],\n      \"Resource\": \"*\"\n    }},\n    {{\n      \"Sid\": \"Allow use of the key\",\n      \"Effect\": \"Allow\",\n      \"Principal\": {user_principal},\n      \"Action\": [\n        \"kms:Encrypt\",\n        \"kms:Decrypt\",\n        \"kms:ReEncrypt*\",\n        \"kms:GenerateDataKey*\",\n        \"kms:DescribeKey\"\n      ],\n      \"Resource\": \"*\"\n    }}\n  ]\n}}"
+        "{{\n  \"Version\": \"2012-10-17\",\n  \"Id\": \"key-consolepolicy-3\",\n  \"Statement\": [\n    {{\n      \"Sid\": \"Enable IAM User Permissions\",\n      \"Effect\": \"Allow\",\n      \"Principal\": {{\n        \"AWS\": \"arn:aws:iam::{acct}:root\"\n      }},\n      \"Action\": \"kms:*\",\n      \"Resource\": \"*\"\n    }},\n    {{\n      \"Sid\": \"Allow access for Key Administrators\",\n      \"Effect\": \"Allow\",\n      \"Principal\": {{\n        \"AWS\": \"arn:aws:iam::{acct}:role/github-actions-terraform\"\n      }},\n      \"Action\": [\n        \"kms:Create*\",\n        \"kms:Describe*\",\n        \"kms:Enable*\",\n        \"kms:List*\",\n        \"kms:Put*\",\n        \"kms:Update*\",\n        \"kms:Revoke*\",\n        \"kms:Disable*\",\n        \"kms:Get*\",\n        \"kms:Delete*\",\n        \"kms:TagResource\",\n        \"kms:UntagResource\",\n        \"kms:ScheduleKeyDeletion\",\n        \"kms:CancelKeyDeletion\",\n        \"kms:RotateKeyOnDemand\"\n      ],\n      \"Resource\": \"*\"\n    }},\n    {{\n      \"Sid\": \"Allow use of the key\",\n      \"Effect\": \"Allow\",\n      \"Principal\": {user_principal},\n      \"Action\": [\n        \"kms:Encrypt\",\n        \"kms:Decrypt\",\n        \"kms:ReEncrypt*\",\n        \"kms:GenerateDataKey*\",\n        \"kms:DescribeKey\"\n      ],\n      \"Resource\": \"*\"\n    }}\n  ]\n}}"
     )
 }
 
@@ -2951,19 +2951,18 @@ fn gen_other(w: &World, st: &Stream, r: &mut R, t: i64, e: &mut Ev) -> bool {
             e.ip.push_str(svc);
             e.ua.push_str(svc);
             e.recipient.push_str(acct);
-            let session = match &p.ident {
+            let sess = match &p.ident {
                 Ident::Role { session, .. } => session.as_str(),
                 _ => "session",
             };
-            let (start, h) = session_of(p, t);
-            let _ = start;
+            let (_, h) = session(p, t);
             let q = &mut e.req;
             q.push_str("{\"roleArn\":\"arn:aws:iam::");
             q.push_str(acct);
             q.push_str(":role/");
             q.push_str(role);
             q.push_str("\",\"roleSessionName\":\"");
-            q.push_str(session);
+            q.push_str(sess);
             q.push_str("\"}");
             let s = &mut e.resp;
             s.push_str("{\"credentials\":{\"accessKeyId\":\"ASIA");
@@ -2975,7 +2974,7 @@ fn gen_other(w: &World, st: &Stream, r: &mut R, t: i64, e: &mut Ev) -> bool {
                 s.push_str(role_id);
             }
             s.push(':');
-            s.push_str(session);
+            s.push_str(sess);
             s.push_str("\",\"arn\":\"");
             s.push_str(&p.arn);
             s.push_str("\"}}");
@@ -3185,10 +3184,6 @@ fn gen_other(w: &World, st: &Stream, r: &mut R, t: i64, e: &mut Ev) -> bool {
         }
     }
     true
-}
-
-fn session_of(p: &Principal, t: i64) -> (i64, u64) {
-    session(p, t)
 }
 
 /// Generates record `rec` of file `fi` into `out` (the same inputs always give the same bytes).

@@ -77,6 +77,11 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovery> {
             found.files.push(source_file(input, &meta));
         }
     }
+    // A file reached twice (named and inside a named directory, or by two links) is one file.
+    let mut seen = std::collections::HashSet::new();
+    found
+        .files
+        .retain(|f| f.identity.as_ref().is_none_or(|id| seen.insert(id.clone())));
     Ok(found)
 }
 

@@ -36,6 +36,19 @@ pub fn read_records(name: &str, bytes: &[u8], sink: &mut dyn RecordSink) {
             sink,
         }
         .read(text),
+        // A file cut inside a multi-byte character: the cut is the problem, reported as
+        // invalid JSON by the careful path.
+        Err(err) if err.error_len().is_none() => {
+            let valid = &bytes[..err.valid_up_to()];
+            let text = std::str::from_utf8(valid).unwrap_or_default();
+            Careful {
+                name,
+                utf8_damaged: false,
+                utf8_reported: 0,
+                sink,
+            }
+            .read(text);
+        }
         Err(err) => {
             // Replace the bad bytes so the rest can be read; records that held them are
             // reported and skipped.
@@ -86,8 +99,9 @@ const REPLACEMENT: char = '\u{FFFD}';
 
 impl Careful<'_> {
     fn read(&mut self, text: &str) {
-        let body = text.trim_start_matches('\u{feff}').trim_start();
-        if body.is_empty() {
+        // Line numbers count from the real start of the file: keep leading blank lines.
+        let body = text.trim_start_matches('\u{feff}');
+        if body.trim().is_empty() {
             self.sink.problem(Problem::file(
                 self.name,
                 ProblemKind::Empty,
@@ -109,22 +123,49 @@ impl Careful<'_> {
         }
         match (values.len(), failure) {
             (1, None) => self.document(values[0]),
-            (0, Some(err)) if looks_like_lines(body) => {
-                let _ = err;
-                self.lines(body);
-            }
+            (_, Some(_)) if looks_like_lines(body) => self.lines(body),
             (0, Some(err)) => self.salvage(body, &err),
-            (_, None) => {
+            (_, failure) => {
+                // Several JSON values: JSON Lines, or concatenated documents (`cat a.json b.json`).
                 let mut line = 1;
                 let mut scanned = 0;
-                for (ordinal, value) in values.into_iter().enumerate() {
+                let mut ordinal = 0;
+                for value in values {
                     let start = value.get().as_ptr() as usize - body.as_ptr() as usize;
                     line += body[scanned..start].bytes().filter(|&b| b == b'\n').count();
                     scanned = start;
-                    self.item(ordinal, Location::Line(line), value.get());
+                    ordinal = self.value(ordinal, Location::Line(line), value.get());
+                }
+                if let Some(err) = failure {
+                    self.invalid_json(&err, ordinal);
                 }
             }
-            (_, Some(_)) => self.lines(body),
+        }
+    }
+
+    /// One of several top-level values: a document of records, or one record. Returns the
+    /// next ordinal.
+    fn value(&mut self, ordinal: usize, at: Location, text: &str) -> usize {
+        let elements = if text.starts_with('[') {
+            serde_json::from_str::<Vec<&RawValue>>(text).ok()
+        } else {
+            serde_json::from_str::<Probe>(text)
+                .ok()
+                .and_then(|p| p.records)
+                .and_then(|r| serde_json::from_str::<Vec<&RawValue>>(r.get()).ok())
+        };
+        match elements {
+            Some(elements) => {
+                let next = ordinal + elements.len();
+                for (i, element) in elements.into_iter().enumerate() {
+                    self.item(ordinal + i, Location::Record(ordinal + i), element.get());
+                }
+                next
+            }
+            None => {
+                self.item(ordinal, at, text);
+                ordinal + 1
+            }
         }
     }
 
@@ -261,11 +302,18 @@ impl Careful<'_> {
     }
 }
 
-/// JSON Lines: more than one non-blank line, each starting an object.
+/// JSON Lines: more than one non-blank line, the first a complete JSON object and the
+/// second starting one (a document cut short starts `{"Records":[`, which is not complete).
 fn looks_like_lines(body: &str) -> bool {
     let mut lines = body.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first_two: Vec<&str> = lines.by_ref().take(2).collect();
-    first_two.len() == 2 && first_two.iter().all(|l| l.starts_with('{'))
+    match (lines.next(), lines.next()) {
+        (Some(first), Some(second)) => {
+            first.starts_with('{')
+                && second.starts_with('{')
+                && serde_json::from_str::<IgnoredAny>(first).is_ok()
+        }
+        _ => false,
+    }
 }
 
 /// Walks a possibly broken top-level document, collecting complete records (elements of
