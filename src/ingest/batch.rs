@@ -154,8 +154,15 @@ macro_rules! not_text {
 }
 not_text!(i64, Option<i64>, Option<bool>, Option<i32>, u32);
 
+/// Text columns sized for typical values, so that builders rarely grow (each growth copies).
 fn text(rows: usize) -> StringBuilder {
-    StringBuilder::with_capacity(rows, rows * 16)
+    StringBuilder::with_capacity(rows, rows * 24)
+}
+fn long_text(rows: usize) -> StringBuilder {
+    StringBuilder::with_capacity(rows, rows * 96)
+}
+fn json_text(rows: usize) -> StringBuilder {
+    StringBuilder::with_capacity(rows, rows * 256)
 }
 fn time(rows: usize) -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::with_capacity(rows).with_timezone(schema::UTC)
@@ -173,27 +180,27 @@ event_table! {
     event_category: Text<'a> => StringBuilder = text,
     aws_region: Text<'a> => StringBuilder = text,
     recipient_account_id: Text<'a> => StringBuilder = text,
-    principal: Text<'a> => StringBuilder = text,
+    principal: Text<'a> => StringBuilder = long_text,
     principal_type: Text<'a> => StringBuilder = text,
-    principal_arn: Text<'a> => StringBuilder = text,
+    principal_arn: Text<'a> => StringBuilder = long_text,
     principal_account: Text<'a> => StringBuilder = text,
     principal_id: Text<'a> => StringBuilder = text,
     principal_name: Text<'a> => StringBuilder = text,
     access_key_id: Text<'a> => StringBuilder = text,
-    session_issuer_arn: Text<'a> => StringBuilder = text,
+    session_issuer_arn: Text<'a> => StringBuilder = long_text,
     session_issuer_type: Text<'a> => StringBuilder = text,
     invoked_by: Text<'a> => StringBuilder = text,
     mfa_authenticated: Option<bool> => BooleanBuilder = flag,
     console_session: Option<bool> => BooleanBuilder = flag,
     source_ip: Text<'a> => StringBuilder = text,
-    user_agent: Text<'a> => StringBuilder = text,
+    user_agent: Text<'a> => StringBuilder = long_text,
     vpc_endpoint_id: Text<'a> => StringBuilder = text,
     error_code: Text<'a> => StringBuilder = text,
-    error_message: Text<'a> => StringBuilder = text,
-    key_arn: Text<'a> => StringBuilder = text,
+    error_message: Text<'a> => StringBuilder = long_text,
+    key_arn: Text<'a> => StringBuilder = long_text,
     key_account: Text<'a> => StringBuilder = text,
     key_ref: Text<'a> => StringBuilder = text,
-    encryption_context: Text<'a> => StringBuilder = text,
+    encryption_context: Text<'a> => StringBuilder = long_text,
     key_material_id: Text<'a> => StringBuilder = text,
     key_spec: Text<'a> => StringBuilder = text,
     key_usage: Text<'a> => StringBuilder = text,
@@ -208,12 +215,12 @@ event_table! {
     event_id: Text<'a> => StringBuilder = text,
     request_id: Text<'a> => StringBuilder = text,
     shared_event_id: Text<'a> => StringBuilder = text,
-    request_parameters: Text<'a> => StringBuilder = text,
+    request_parameters: Text<'a> => StringBuilder = json_text,
     response_elements: Text<'a> => StringBuilder = text,
-    additional_event_data: Text<'a> => StringBuilder = text,
-    resources: Text<'a> => StringBuilder = text,
+    additional_event_data: Text<'a> => StringBuilder = long_text,
+    resources: Text<'a> => StringBuilder = long_text,
     service_event_details: Text<'a> => StringBuilder = text,
-    source_file: Cow<'a, str> => StringBuilder = text,
+    source_file: Cow<'a, str> => StringBuilder = long_text,
     source_record: u32 => UInt32Builder = UInt32Builder::with_capacity,
 }
 

@@ -11,7 +11,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::error::Result;
 use crate::ingest::manifest::{lake_error, Manifest, ManifestPart};
@@ -29,6 +30,8 @@ const ROW_GROUP_ROWS: usize = 128 * 1024;
 pub struct Lake {
     root: PathBuf,
     manifest: Manifest,
+    /// Parts named but not yet added.
+    reserved: usize,
 }
 
 impl Lake {
@@ -41,6 +44,7 @@ impl Lake {
         let lake = Self {
             root: root.to_path_buf(),
             manifest,
+            reserved: 0,
         };
         lake.remove_orphans()?;
         Ok(lake)
@@ -124,38 +128,74 @@ impl Lake {
         Ok(ids)
     }
 
-    /// Writes `batches` (all of one partition) as a new part of run `run`; returns the part.
+    /// Names the next part file of partition `key` for run `run`. The part joins the lake
+    /// when [`Lake::add_part`] is given the written result.
+    pub fn reserve_part(&mut self, key: &PartitionKey, run: u32) -> PendingPart {
+        let sequence = self.manifest.parts.len() + self.reserved;
+        self.reserved += 1;
+        let relative = format!(
+            "{EVENTS_DIR}/{}/part-{run:05}-{sequence:06}.parquet",
+            key.relative_dir()
+        );
+        PendingPart {
+            path: self.root.join(&relative),
+            relative,
+            run,
+            sequence,
+        }
+    }
+
+    /// Records a written part in the manifest (saved by [`Lake::commit`]).
+    pub fn add_part(&mut self, part: ManifestPart) {
+        self.manifest.parts.push(part);
+        self.reserved = self.reserved.saturating_sub(1);
+    }
+
+    /// Writes `batches` (all of one partition) as a new part of run `run`, at once.
     pub fn write_part(
         &mut self,
         key: &PartitionKey,
         run: u32,
         batches: &[RecordBatch],
     ) -> Result<ManifestPart> {
-        let dir = key.relative_dir();
-        let sequence = self.manifest.parts.len();
-        let relative = format!("{EVENTS_DIR}/{dir}/part-{run:05}-{sequence:06}.parquet");
-        let path = self.root.join(&relative);
-        let tmp = path.with_extension("tmp");
-        if let Some(parent) = path.parent() {
+        let part = self.reserve_part(key, run).write(batches)?;
+        self.add_part(part.clone());
+        Ok(part)
+    }
+}
+
+/// A part file named but not yet written; [`PendingPart::write`] may run on any thread.
+#[derive(Debug)]
+pub struct PendingPart {
+    path: PathBuf,
+    relative: String,
+    run: u32,
+    /// Order of reservation, for a manifest in writing order.
+    pub sequence: usize,
+}
+
+impl PendingPart {
+    /// Writes the part (to a temporary name, then renamed) and describes it.
+    pub fn write(self, batches: &[RecordBatch]) -> Result<ManifestPart> {
+        let tmp = self.path.with_extension("tmp");
+        if let Some(parent) = self.path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|err| lake_error(parent, format!("cannot be created: {err}")))?;
         }
         let rows = write_parquet(&tmp, batches).map_err(|message| lake_error(&tmp, message))?;
-        std::fs::rename(&tmp, &path)
-            .map_err(|err| lake_error(&path, format!("cannot be written: {err}")))?;
-        let part = ManifestPart {
-            path: relative,
+        std::fs::rename(&tmp, &self.path)
+            .map_err(|err| lake_error(&self.path, format!("cannot be written: {err}")))?;
+        Ok(ManifestPart {
+            path: self.relative,
             rows,
-            run,
-        };
-        self.manifest.parts.push(part.clone());
-        Ok(part)
+            run: self.run,
+        })
     }
 }
 
 fn write_parquet(path: &Path, batches: &[RecordBatch]) -> std::result::Result<u64, String> {
     let file = File::create(path).map_err(|err| format!("cannot be created: {err}"))?;
-    let properties = WriterProperties::builder()
+    let mut properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).map_err(|e| e.to_string())?,
         ))
@@ -163,8 +203,15 @@ fn write_parquet(path: &Path, batches: &[RecordBatch]) -> std::result::Result<u6
         .set_key_value_metadata(Some(vec![KeyValue::new(
             SCHEMA_VERSION_METADATA_KEY.to_owned(),
             SCHEMA_VERSION.to_string(),
-        )]))
-        .build();
+        )]));
+    // Unique ids and raw JSON gain nothing from dictionaries or min/max statistics.
+    for column in schema::UNIQUE_TEXT_COLUMNS {
+        let path = ColumnPath::from(*column);
+        properties = properties
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_statistics_enabled(path, EnabledStatistics::None);
+    }
+    let properties = properties.build();
     let mut writer = ArrowWriter::try_new(file, event_schema(), Some(properties))
         .map_err(|err| format!("cannot start Parquet: {err}"))?;
     let mut rows = 0u64;

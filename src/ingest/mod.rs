@@ -22,8 +22,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ingest::batch::EventBatchBuilder;
-use crate::ingest::lake::{EventIdSet, Lake};
-use crate::ingest::manifest::{ManifestFile, ManifestRun};
+use crate::ingest::lake::{EventIdSet, Lake, PendingPart};
+use crate::ingest::manifest::{lake_error, ManifestFile, ManifestPart, ManifestRun};
 use crate::ingest::normalize::{normalize, PartitionKey, RecordDefect};
 use crate::trail::decode::read_source;
 use crate::trail::discover::{Discovery, IgnoreReason, SourceFile};
@@ -161,13 +161,27 @@ pub fn ingest(
         buffered: 0,
         budget: options.memory_budget,
         run,
+        jobs: None,
     };
     observer.start(to_read.len(), to_read.iter().map(|f| f.size).sum());
 
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let workers = options.threads.clamp(1, 64);
-    let outcome: Result<()> = std::thread::scope(|scope| {
+    let written: Result<Vec<ManifestPart>> = std::thread::scope(|scope| {
+        // Parquet encoding runs beside parsing, on its own thread.
+        let (jobs, job_queue) = mpsc::sync_channel::<(PendingPart, Vec<RecordBatch>)>(2);
+        let part_writer = scope.spawn(move || -> Result<Vec<ManifestPart>> {
+            let mut parts = Vec::new();
+            for (pending, batches) in job_queue {
+                let sequence = pending.sequence;
+                parts.push((sequence, pending.write(&batches)?));
+            }
+            parts.sort_by_key(|(sequence, _)| *sequence);
+            Ok(parts.into_iter().map(|(_, part)| part).collect())
+        });
+        writer.jobs = Some(jobs);
+
         let (sender, receiver) = mpsc::sync_channel::<(usize, FileOutcome)>(workers * 2);
         for _ in 0..workers {
             let sender = sender.clone();
@@ -192,14 +206,23 @@ pub fn ingest(
             &mut report,
             options,
             observer,
-        );
+        )
+        .and_then(|()| writer.flush_all(lake));
         if result.is_err() {
             stop.store(true, Ordering::Relaxed);
         }
-        result
+        writer.jobs = None;
+        let parts = part_writer
+            .join()
+            .unwrap_or_else(|_| Err(lake_error(lake.root(), "the part writer failed".to_owned())));
+        // The writer's own error explains a failed hand-over better than the hand-over does.
+        let parts = parts?;
+        result.map(|()| parts)
     });
-    outcome?;
-    writer.flush_all(lake, &mut report)?;
+    for part in written? {
+        lake.add_part(part);
+        report.parts_written += 1;
+    }
     let manifest = lake.manifest_mut();
     manifest.runs.push(ManifestRun {
         id: run,
@@ -303,7 +326,7 @@ fn apply(
     report.bytes_uncompressed += read.uncompressed;
 
     let (stored, duplicates) = match read.batch {
-        Some(batch) => writer.add(lake, report, batch, &read.row_partitions, &read.partitions)?,
+        Some(batch) => writer.add(lake, batch, &read.row_partitions, &read.partitions)?,
         None => (0, 0),
     };
     report.records_stored += stored;
@@ -467,6 +490,16 @@ impl RecordSink for RowSink<'_> {
         }
         self.problems.push(problem);
     }
+
+    fn reset(&mut self) {
+        self.builder = EventBatchBuilder::with_capacity(self.builder.len());
+        self.partitions.clear();
+        self.row_partitions.clear();
+        self.records = 0;
+        self.skipped = 0;
+        self.not_cloudtrail = 0;
+        self.problems.clear();
+    }
 }
 
 impl RowSink<'_> {
@@ -496,6 +529,8 @@ struct PartitionWriter {
     buffered: usize,
     budget: usize,
     run: u32,
+    /// Where full partitions go to be written.
+    jobs: Option<mpsc::SyncSender<(PendingPart, Vec<RecordBatch>)>>,
 }
 
 impl PartitionWriter {
@@ -503,13 +538,12 @@ impl PartitionWriter {
     fn add(
         &mut self,
         lake: &mut Lake,
-        report: &mut IngestReport,
         batch: RecordBatch,
         row_partitions: &[u16],
         partitions: &[PartitionKey],
     ) -> Result<(u64, u64)> {
-        let lake_error =
-            |message: String| crate::ingest::manifest::lake_error(lake_root(lake), message);
+        let root = lake.root().to_path_buf();
+        let lake_error = |message: String| lake_error(&root, message);
         let ids = batch
             .column_by_name(schema::EVENT_ID)
             .and_then(|c| c.as_any().downcast_ref::<StringArray>())
@@ -554,7 +588,7 @@ impl PartitionWriter {
             }
         }
         while self.buffered > self.budget {
-            self.flush_largest(lake, report)?;
+            self.flush_largest(lake)?;
         }
         Ok((stored, duplicates))
     }
@@ -567,7 +601,7 @@ impl PartitionWriter {
         entry.1 += size;
     }
 
-    fn flush_largest(&mut self, lake: &mut Lake, report: &mut IngestReport) -> Result<()> {
+    fn flush_largest(&mut self, lake: &mut Lake) -> Result<()> {
         let Some(key) = self
             .buffers
             .iter()
@@ -579,26 +613,35 @@ impl PartitionWriter {
         };
         if let Some((batches, size)) = self.buffers.remove(&key) {
             self.buffered -= size;
-            lake.write_part(&key, self.run, &batches)?;
-            report.parts_written += 1;
+            self.send(lake, &key, batches)?;
         }
         Ok(())
     }
 
-    fn flush_all(&mut self, lake: &mut Lake, report: &mut IngestReport) -> Result<()> {
+    fn flush_all(&mut self, lake: &mut Lake) -> Result<()> {
         let mut keys: Vec<PartitionKey> = self.buffers.keys().cloned().collect();
         keys.sort();
         for key in keys {
             if let Some((batches, _)) = self.buffers.remove(&key) {
-                lake.write_part(&key, self.run, &batches)?;
-                report.parts_written += 1;
+                self.send(lake, &key, batches)?;
             }
         }
         self.buffered = 0;
         Ok(())
     }
-}
 
-fn lake_root(lake: &Lake) -> &std::path::Path {
-    lake.root()
+    /// Hands a partition's rows to the part writer.
+    fn send(
+        &mut self,
+        lake: &mut Lake,
+        key: &PartitionKey,
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
+        let pending = lake.reserve_part(key, self.run);
+        let stopped = || lake_error(lake.root(), "the part writer stopped".to_owned());
+        match &self.jobs {
+            Some(jobs) => jobs.send((pending, batches)).map_err(|_| stopped()),
+            None => Err(stopped()),
+        }
+    }
 }

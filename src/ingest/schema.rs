@@ -62,6 +62,23 @@ pub const SERVICE_EVENT_DETAILS: &str = "service_event_details";
 pub const SOURCE_FILE: &str = "source_file";
 pub const SOURCE_RECORD: &str = "source_record";
 
+/// Text columns whose values are (nearly) unique per row: ids and raw JSON. The lake stores
+/// them without dictionaries or statistics.
+pub const UNIQUE_TEXT_COLUMNS: &[&str] = &[
+    EVENT_ID,
+    REQUEST_ID,
+    SHARED_EVENT_ID,
+    REQUEST_PARAMETERS,
+    RESPONSE_ELEMENTS,
+    ADDITIONAL_EVENT_DATA,
+    RESOURCES,
+    SERVICE_EVENT_DETAILS,
+    ENCRYPTION_CONTEXT,
+    ERROR_MESSAGE,
+    PRINCIPAL_ID,
+    ACCESS_KEY_ID,
+];
+
 /// Hive partition directory names: `account=…/region=…/date=YYYY-MM-DD/`.
 pub const PARTITION_ACCOUNT: &str = "account";
 /// See [`PARTITION_ACCOUNT`].

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::trail::problem::{Location, Problem, ProblemKind};
-use crate::trail::record::{DeliveryFile, Record, Str};
+use crate::trail::record::{Record, Str};
 
 /// Receives what [`read_records`] finds, in file order.
 pub trait RecordSink {
@@ -17,17 +17,21 @@ pub trait RecordSink {
     fn record(&mut self, ordinal: usize, at: Location, record: Record<'_>);
     /// A problem with the file or one of its records.
     fn problem(&mut self, problem: Problem);
+    /// Forget everything received: the fast path failed part-way and the careful path
+    /// starts again from the beginning.
+    fn reset(&mut self);
 }
 
 /// Reads every record in `bytes`, the decoded content of the file called `name`.
 pub fn read_records(name: &str, bytes: &[u8], sink: &mut dyn RecordSink) {
-    // The common case, a well-formed delivery file, in one typed pass.
-    if let Ok(file) = serde_json::from_slice::<DeliveryFile>(bytes) {
-        for (i, record) in file.records.into_iter().enumerate() {
-            sink.record(i, Location::Record(i), record);
-        }
+    // The common case, a well-formed delivery file, in one typed pass that hands each record
+    // over as it is parsed.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let fast = DeliveryStream { sink: &mut *sink }.deserialize(&mut de);
+    if matches!(fast, Ok(true)) && de.end().is_ok() {
         return;
     }
+    sink.reset();
     match std::str::from_utf8(bytes) {
         Ok(text) => Careful {
             name,
@@ -302,6 +306,66 @@ impl Careful<'_> {
     }
 }
 
+/// Streams the `Records` of a delivery file into a sink. Yields whether `Records` was there.
+struct DeliveryStream<'s> {
+    sink: &'s mut dyn RecordSink,
+}
+
+impl<'de> DeserializeSeed<'de> for DeliveryStream<'_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DeliveryStream<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a CloudTrail delivery file")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<bool, M::Error> {
+        let mut found = false;
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            if key.as_str() == "Records" && !found {
+                map.next_value_seed(RecordStream {
+                    sink: &mut *self.sink,
+                })?;
+                found = true;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The elements of `Records`, each parsed as a record and handed to the sink.
+struct RecordStream<'s> {
+    sink: &'s mut dyn RecordSink,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordStream<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordStream<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        let mut index = 0;
+        while let Some(record) = seq.next_element::<Record<'de>>()? {
+            self.sink.record(index, Location::Record(index), record);
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
 /// JSON Lines: more than one non-blank line, the first a complete JSON object and the
 /// second starting one (a document cut short starts `{"Records":[`, which is not complete).
 fn looks_like_lines(body: &str) -> bool {
@@ -397,6 +461,9 @@ mod tests {
         }
         fn problem(&mut self, problem: Problem) {
             self.problems.push(problem);
+        }
+        fn reset(&mut self) {
+            *self = Self::default();
         }
     }
 
