@@ -201,12 +201,3 @@ fn totals(lake: &Lake, report: &IngestReport) -> InputTotals {
         bytes_uncompressed: files.iter().map(|f| f.uncompressed_bytes).sum(),
     }
 }
-
-/// The lake directory a scan with `choice` would use for `inputs` (for messages and tests).
-pub fn lake_dir_for(inputs: &[PathBuf], choice: &LakeChoice) -> Option<PathBuf> {
-    match choice {
-        LakeChoice::Dir(dir) => Some(dir.clone()),
-        LakeChoice::Cache(cache) => Some(cache.join("lakes").join(cache_key(inputs))),
-        LakeChoice::None => None,
-    }
-}

@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 use crate::trail::discover::SourceFile;
 use crate::trail::problem::{Problem, ProblemKind};
 
-/// The largest decompressed size read in one buffer. Larger gzip members are inflated as a
-/// stream; CloudTrail's own files are a few MB.
-const WHOLE_BUFFER_LIMIT: u64 = 1 << 30;
+/// The largest input read, uncompressed. CloudTrail's own files are a few MB; a larger file
+/// (a huge export) is reported rather than allowed to exhaust memory.
+pub const MAX_INPUT_BYTES: u64 = 1 << 30;
 
 /// One input, decoded.
 #[derive(Debug)]
@@ -30,11 +30,18 @@ pub struct Decoded {
 
 /// Reads `source` (a file, or standard input) and inflates it if it is gzip.
 pub fn read_source(source: &SourceFile) -> Result<Decoded, Problem> {
+    if source.size > MAX_INPUT_BYTES {
+        return Err(too_large(&source.display));
+    }
     let stored = match &source.path {
         Some(path) => std::fs::read(path),
         None => {
             let mut buf = Vec::new();
-            std::io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
+            std::io::stdin()
+                .lock()
+                .take(MAX_INPUT_BYTES + 1)
+                .read_to_end(&mut buf)
+                .map(|_| buf)
         }
     }
     .map_err(|err| {
@@ -49,6 +56,14 @@ pub fn read_source(source: &SourceFile) -> Result<Decoded, Problem> {
 
 /// Decodes bytes already in memory; `name` is used in problems.
 pub fn decode_bytes(name: &str, stored: Vec<u8>) -> Result<Decoded, Problem> {
+    decode_with_limit(name, stored, MAX_INPUT_BYTES)
+}
+
+/// [`decode_bytes`] with `limit` in place of [`MAX_INPUT_BYTES`].
+fn decode_with_limit(name: &str, stored: Vec<u8>, limit: u64) -> Result<Decoded, Problem> {
+    if stored.len() as u64 > limit {
+        return Err(too_large(name));
+    }
     if stored.is_empty() {
         return Err(Problem::file(name, ProblemKind::Empty, "empty file"));
     }
@@ -63,9 +78,9 @@ pub fn decode_bytes(name: &str, stored: Vec<u8>) -> Result<Decoded, Problem> {
             damage: None,
         });
     }
-    let (bytes, damage) = match inflate_whole(&stored) {
+    let (bytes, damage) = match inflate_whole(&stored, limit) {
         Some(bytes) => (bytes, None),
-        None => inflate_stream(name, &stored),
+        None => inflate_stream(name, &stored, limit)?,
     };
     if bytes.is_empty() {
         if let Some(damage) = damage {
@@ -93,11 +108,11 @@ fn is_gzip(bytes: &[u8]) -> bool {
 /// One-call inflate of a single-member gzip file whose trailer gives the output size.
 /// Returns `None` when that does not apply (multi-member, damaged, too large): the caller
 /// then inflates as a stream, which handles every case.
-fn inflate_whole(stored: &[u8]) -> Option<Vec<u8>> {
+fn inflate_whole(stored: &[u8], limit: u64) -> Option<Vec<u8>> {
     let trailer = stored.len().checked_sub(4).map(|at| &stored[at..])?;
     let size = u32::from_le_bytes(trailer.try_into().ok()?);
     // ISIZE is the size modulo 2^32: a ratio over 1032:1 (deflate's maximum) means it wrapped.
-    if u64::from(size) > WHOLE_BUFFER_LIMIT || u64::from(size) < stored.len() as u64 / 1100 {
+    if u64::from(size) > limit || u64::from(size) < stored.len() as u64 / 1100 {
         return None;
     }
     let mut out = vec![0u8; size as usize];
@@ -134,13 +149,18 @@ fn gzip_member(input: &[u8], out: &mut [u8]) -> Option<(usize, usize)> {
 
 /// Streaming inflate of any gzip file, multi-member included; on damage, keeps the bytes
 /// inflated before it and describes the damage.
-fn inflate_stream(name: &str, stored: &[u8]) -> (Vec<u8>, Option<Problem>) {
+fn inflate_stream(
+    name: &str,
+    stored: &[u8],
+    limit: u64,
+) -> Result<(Vec<u8>, Option<Problem>), Problem> {
     let mut decoder = flate2::read::MultiGzDecoder::new(stored);
     let mut out = Vec::with_capacity(stored.len().saturating_mul(8));
     let mut chunk = vec![0u8; 1 << 16];
     loop {
         match decoder.read(&mut chunk) {
-            Ok(0) => return (out, None),
+            Ok(0) => return Ok((out, None)),
+            Ok(n) if (out.len() + n) as u64 > limit => return Err(too_large(name)),
             Ok(n) => out.extend_from_slice(&chunk[..n]),
             Err(err) => {
                 let problem = Problem::file(
@@ -151,10 +171,21 @@ fn inflate_stream(name: &str, stored: &[u8]) -> (Vec<u8>, Option<Problem>) {
                         out.len()
                     ),
                 );
-                return (out, Some(problem));
+                return Ok((out, Some(problem)));
             }
         }
     }
+}
+
+fn too_large(name: &str) -> Problem {
+    Problem::file(
+        name,
+        ProblemKind::TooLarge,
+        format!(
+            "larger than {} GiB uncompressed, which is not read (CloudTrail delivers files of a few MB: split exports into smaller files)",
+            MAX_INPUT_BYTES >> 30
+        ),
+    )
 }
 
 /// Lowercase hex of `bytes`.
@@ -224,6 +255,21 @@ mod tests {
             "{damage}"
         );
         assert!(!decoded.bytes.is_empty() && data.starts_with(&decoded.bytes));
+    }
+
+    #[test]
+    fn inputs_over_the_limit_are_refused_not_read() {
+        let data = vec![b' '; 10_000];
+        let plain = decode_with_limit("big.json", data.clone(), 1000).expect_err("plain");
+        assert_eq!(plain.kind, ProblemKind::TooLarge);
+        // Small when compressed, large when inflated: the whole-buffer and stream paths both stop.
+        let gz = decode_with_limit("big.json.gz", gzip(&data), 1000).expect_err("gzip");
+        assert_eq!(gz.kind, ProblemKind::TooLarge);
+        let mut two = gzip(&data);
+        two.extend(gzip(&data));
+        let err = decode_with_limit("two.gz", two, 15_000).expect_err("multi-member");
+        assert!(err.to_string().starts_with("two.gz: larger than"), "{err}");
+        assert!(decode_with_limit("ok.gz", gzip(&data), 10_000).is_ok());
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub enum ProblemKind {
     BadRecord,
     /// A record with a field larger than any CloudTrail field can be.
     FieldTooLarge,
+    /// A file too large to read in memory.
+    TooLarge,
 }
 
 /// Where in a file a problem is.
