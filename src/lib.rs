@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod ingest;
+pub mod kms;
 pub mod report;
 pub mod scan;
 pub mod summary;

@@ -1,0 +1,442 @@
+//! Writes audit records as a CloudTrail trail in the S3 layout:
+//! `ROOT/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>.json.gz`,
+//! each file a gzip of `{"Records":[…]}`.
+//!
+//! One file is open per (recipient account, Region). It covers a window of event time (5
+//! minutes by default) and is named after the window's end, its delivery time; it is
+//! completed when an event at or after that end arrives, when the next record would take it
+//! over the size limit, or on [`AuditSink::flush`]. Time is the events' (simulated) time,
+//! never the wall clock. Files are written whole to a hidden temporary name and renamed, so
+//! a reader never sees half a file. The 16-character unique strings come from a seeded
+//! ChaCha RNG: the same seed and events give the same bytes.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use super::emit::record_bytes;
+use super::{AuditEvent, AuditSink, SinkError};
+
+/// Default window of event time one file covers (CloudTrail delivers about every 5 minutes).
+pub const DEFAULT_WINDOW_MINUTES: i64 = 5;
+/// Default limit of a file's uncompressed size.
+pub const DEFAULT_MAX_FILE_BYTES: usize = 5 * 1024 * 1024;
+
+const HEAD: &[u8] = b"{\"Records\":[";
+const TAIL: &[u8] = b"]}";
+
+/// How a [`FileSink`] writes.
+#[derive(Debug, Clone)]
+pub struct FileSinkConfig {
+    /// The directory that receives `AWSLogs/…` (the bucket root, or bucket/prefix).
+    pub root: PathBuf,
+    /// The event-time window one file covers; whole minutes, at least one.
+    pub window: Duration,
+    /// Largest uncompressed file size; a file holds at least one record.
+    pub max_file_bytes: usize,
+    /// Seed of the unique strings in file names.
+    pub seed: u64,
+    /// Whether to `fsync` each completed file and its directory.
+    pub sync: bool,
+}
+
+impl FileSinkConfig {
+    /// Defaults (5-minute windows, 5 MiB files, no fsync) for a trail under `root`.
+    pub fn new(root: impl Into<PathBuf>, seed: u64) -> Self {
+        Self {
+            root: root.into(),
+            window: Duration::minutes(DEFAULT_WINDOW_MINUTES),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            seed,
+            sync: false,
+        }
+    }
+}
+
+/// An [`AuditSink`] writing a CloudTrail trail directory (see the module docs).
+pub struct FileSink {
+    config: FileSinkConfig,
+    state: Mutex<State>,
+}
+
+struct State {
+    rng: ChaCha20Rng,
+    /// Open files by (recipient account, Region).
+    open: BTreeMap<(String, String), OpenFile>,
+    /// Completed files, in completion order.
+    written: Vec<PathBuf>,
+}
+
+struct OpenFile {
+    /// The window end: the delivery time in the file's name.
+    delivery: DateTime<Utc>,
+    /// `{"Records":[` and the records so far, comma-separated.
+    body: Vec<u8>,
+    records: usize,
+}
+
+impl FileSink {
+    /// A sink writing under `config.root` (created if missing).
+    pub fn open(config: FileSinkConfig) -> Result<Self, SinkError> {
+        if config.window < Duration::minutes(1) || config.window.num_seconds() % 60 != 0 {
+            return Err(SinkError::Config(format!(
+                "the file window must be whole minutes, at least one (got {} s)",
+                config.window.num_seconds()
+            )));
+        }
+        std::fs::create_dir_all(&config.root).map_err(|source| SinkError::Io {
+            path: config.root.clone(),
+            source,
+        })?;
+        Ok(Self {
+            state: Mutex::new(State {
+                rng: ChaCha20Rng::seed_from_u64(config.seed),
+                open: BTreeMap::new(),
+                written: Vec::new(),
+            }),
+            config,
+        })
+    }
+
+    /// The completed files so far, in the order they were written.
+    pub fn written_files(&self) -> Result<Vec<PathBuf>, SinkError> {
+        Ok(self.lock()?.written.clone())
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FileSinkConfig {
+        &self.config
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, SinkError> {
+        self.state.lock().map_err(|_| SinkError::Poisoned)
+    }
+
+    /// The end of the window holding `time`.
+    fn window_end(&self, time: DateTime<Utc>) -> Result<DateTime<Utc>, SinkError> {
+        let start = time
+            .duration_trunc(self.config.window)
+            .map_err(|err| SinkError::Config(format!("event time {time}: {err}")))?;
+        Ok(start + self.config.window)
+    }
+
+    /// Writes the open file of `slot` and forgets it. On failure the file stays open, its
+    /// records kept, so that a later flush can retry.
+    fn complete(&self, state: &mut State, slot: &(String, String)) -> Result<(), SinkError> {
+        let Some(file) = state.open.get(slot) else {
+            return Ok(());
+        };
+        let (account, region) = slot;
+        let path = self.unused_path(&mut state.rng, account, region, file.delivery);
+        write_gzip(&path, &file.body, self.config.sync)?;
+        state.open.remove(slot);
+        state.written.push(path);
+        Ok(())
+    }
+
+    fn unused_path(
+        &self,
+        rng: &mut ChaCha20Rng,
+        account: &str,
+        region: &str,
+        delivery: DateTime<Utc>,
+    ) -> PathBuf {
+        loop {
+            let path =
+                self.config
+                    .root
+                    .join(log_file_key(account, region, delivery, &unique_string(rng)));
+            if !path.exists() {
+                return path;
+            }
+        }
+    }
+}
+
+impl AuditSink for FileSink {
+    fn record(&self, event: &AuditEvent) -> Result<(), SinkError> {
+        let bytes = record_bytes(event)?;
+        let delivery = self.window_end(event.event_time)?;
+        let slot = (event.recipient_account_id.clone(), event.region.clone());
+        let mut state = self.lock()?;
+        let state = &mut *state;
+        // Roll on event time: a record at or after the open file's delivery time belongs to a
+        // later file. An earlier record joins the open file (a file may hold any record
+        // written before its delivery time).
+        let roll = state.open.get(&slot).is_some_and(|file| {
+            event.event_time >= file.delivery
+                || (file.records > 0
+                    && file.body.len() + 1 + bytes.len() + TAIL.len() > self.config.max_file_bytes)
+        });
+        if roll {
+            self.complete(state, &slot)?;
+        }
+        let file = state.open.entry(slot).or_insert_with(|| OpenFile {
+            delivery,
+            body: HEAD.to_vec(),
+            records: 0,
+        });
+        if file.records > 0 {
+            file.body.push(b',');
+        }
+        file.body.extend_from_slice(&bytes);
+        file.records += 1;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), SinkError> {
+        let mut state = self.lock()?;
+        let slots: Vec<(String, String)> = state.open.keys().cloned().collect();
+        let mut first_error = None;
+        for slot in slots {
+            if let Err(err) = self.complete(&mut state, &slot) {
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        // Last chance not to lose acknowledged records; errors cannot be reported here, so an
+        // owner that cares calls `flush` first.
+        let _ = self.flush();
+    }
+}
+
+/// The object key of a log file, relative to the bucket root.
+pub fn log_file_key(account: &str, region: &str, delivery: DateTime<Utc>, unique: &str) -> String {
+    format!(
+        "AWSLogs/{account}/CloudTrail/{region}/{}/{account}_CloudTrail_{region}_{}_{unique}.json.gz",
+        delivery.format("%Y/%m/%d"),
+        delivery.format("%Y%m%dT%H%MZ"),
+    )
+}
+
+/// 16 characters of `[A-Za-z0-9]`.
+fn unique_string(rng: &mut impl Rng) -> String {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..16)
+        .map(|_| {
+            // Rejection sampling keeps the characters uniform.
+            loop {
+                let mut byte = [0u8; 1];
+                rng.fill_bytes(&mut byte);
+                let n = usize::from(byte[0] >> 2);
+                if n < ALPHABET.len() {
+                    return char::from(ALPHABET[n]);
+                }
+            }
+        })
+        .collect()
+}
+
+/// Writes gzip of `body` + `]}` to `path` through a hidden temporary file and a rename.
+fn write_gzip(path: &Path, body: &[u8], sync: bool) -> Result<(), SinkError> {
+    let io = |source| SinkError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.tmp"));
+    let result = (|| {
+        let file = std::fs::File::create(&temp)?;
+        let mut gz = GzEncoder::new(std::io::BufWriter::new(file), Compression::default());
+        gz.write_all(body)?;
+        gz.write_all(TAIL)?;
+        let file = gz
+            .finish()?
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        if sync {
+            file.sync_all()?;
+        }
+        drop(file);
+        std::fs::rename(&temp, path)?;
+        if sync {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result.map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kms::audit::CallerIdentity;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn event(time: &str, id: &str) -> AuditEvent {
+        let mut event = AuditEvent::api_call(
+            "Encrypt",
+            at(time),
+            "eu-west-1",
+            CallerIdentity::iam_user("111122223333", "app"),
+            format!("req-{id}"),
+            id.to_owned(),
+        );
+        event.source_ip_address = "192.0.2.1".into();
+        event
+    }
+
+    fn records_in(path: &Path) -> Vec<String> {
+        let stored = std::fs::read(path).expect("read");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&stored[..]), &mut text)
+            .expect("gunzip");
+        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+        value["Records"]
+            .as_array()
+            .expect("Records")
+            .iter()
+            .map(|r| r["eventID"].as_str().expect("id").to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn rolls_on_event_time_windows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sink = FileSink::open(FileSinkConfig::new(dir.path(), 1)).expect("sink");
+        for (time, id) in [
+            ("2026-03-01T10:00:00Z", "a"),
+            ("2026-03-01T10:04:59Z", "b"),
+            // Earlier than the open file's delivery time: joins it.
+            ("2026-03-01T09:58:00Z", "c"),
+            ("2026-03-01T10:05:00Z", "d"),
+            // Across midnight: the directory follows the delivery time.
+            ("2026-03-01T23:58:00Z", "e"),
+        ] {
+            sink.record(&event(time, id)).expect("record");
+        }
+        // Nothing is written until a window closes or the sink is flushed.
+        assert_eq!(sink.written_files().expect("files").len(), 2);
+        sink.flush().expect("flush");
+        let files = sink.written_files().expect("files");
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| {
+                f.strip_prefix(dir.path())
+                    .expect("root")
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(files.len(), 3, "{names:?}");
+        assert!(names[0].contains("/2026/03/01/111122223333_CloudTrail_eu-west-1_20260301T1005Z_"));
+        assert!(names[1].contains("/2026/03/01/111122223333_CloudTrail_eu-west-1_20260301T1010Z_"));
+        assert!(names[2].contains("/2026/03/02/111122223333_CloudTrail_eu-west-1_20260302T0000Z_"));
+        assert_eq!(records_in(&files[0]), ["a", "b", "c"]);
+        assert_eq!(records_in(&files[1]), ["d"]);
+        assert_eq!(records_in(&files[2]), ["e"]);
+        // A flush with nothing open writes nothing.
+        sink.flush().expect("flush");
+        assert_eq!(sink.written_files().expect("files").len(), 3);
+    }
+
+    #[test]
+    fn rolls_at_the_size_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let one = record_bytes(&event("2026-03-01T10:00:00Z", "x"))
+            .expect("json")
+            .len();
+        let mut config = FileSinkConfig::new(dir.path(), 1);
+        // Room for two records, not three.
+        config.max_file_bytes = HEAD.len() + TAIL.len() + 2 * one + 1;
+        let sink = FileSink::open(config).expect("sink");
+        for id in ["1", "2", "3", "4", "5"] {
+            sink.record(&event("2026-03-01T10:00:00Z", id))
+                .expect("record");
+        }
+        sink.flush().expect("flush");
+        let files = sink.written_files().expect("files");
+        let ids: Vec<Vec<String>> = files.iter().map(|f| records_in(f)).collect();
+        assert_eq!(ids, [vec!["1", "2"], vec!["3", "4"], vec!["5"]]);
+        for file in &files {
+            let stored = std::fs::read(file).expect("read");
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&stored[..]), &mut text)
+                .expect("gunzip");
+            assert!(text.len() <= HEAD.len() + TAIL.len() + 2 * one + 1);
+        }
+    }
+
+    #[test]
+    fn an_unwritable_trail_fails_the_record_and_keeps_nothing_of_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sink = FileSink::open(FileSinkConfig::new(dir.path(), 1)).expect("sink");
+        sink.record(&event("2026-03-01T10:00:00Z", "a"))
+            .expect("record");
+        // A file where the AWSLogs directory must go.
+        let blocker = dir.path().join("AWSLogs");
+        std::fs::write(&blocker, b"not a directory").expect("block");
+        let err = sink
+            .record(&event("2026-03-01T10:06:00Z", "b"))
+            .expect_err("window a cannot be written");
+        assert!(matches!(err, SinkError::Io { .. }), "{err}");
+        assert!(sink.flush().is_err());
+        std::fs::remove_file(&blocker).expect("unblock");
+        sink.flush().expect("flush");
+        let files = sink.written_files().expect("files");
+        assert_eq!(files.len(), 1);
+        assert_eq!(records_in(&files[0]), ["a"]);
+        // No temporary file is left behind.
+        let leftovers = walk(dir.path())
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn windows_must_be_whole_minutes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = FileSinkConfig::new(dir.path(), 1);
+        config.window = Duration::seconds(90);
+        assert!(matches!(FileSink::open(config), Err(SinkError::Config(_))));
+    }
+
+    #[test]
+    fn unique_strings_are_16_alphanumerics_from_the_seed() {
+        let mut a = ChaCha20Rng::seed_from_u64(3);
+        let mut b = ChaCha20Rng::seed_from_u64(3);
+        let s = unique_string(&mut a);
+        assert_eq!(s, unique_string(&mut b));
+        assert_eq!(s.len(), 16);
+        assert!(s.bytes().all(|c| c.is_ascii_alphanumeric()));
+    }
+}
