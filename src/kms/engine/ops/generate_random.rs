@@ -1,0 +1,80 @@
+//! `GenerateRandom`: 1–1024 random bytes. An account-level operation: no key to authorize
+//! against, and no `resources` in its record.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::kms::crypto::{self, MAX_RANDOM_LEN};
+use crate::kms::engine::error::KmsError;
+use crate::kms::engine::ops::blob::Blob;
+use crate::kms::engine::ops::crypto_error::from_crypto;
+use crate::kms::engine::state::State;
+use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
+
+/// The request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    #[serde(default)]
+    pub number_of_bytes: Option<i64>,
+    #[serde(default)]
+    pub custom_key_store_id: Option<String>,
+}
+
+/// The response.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Response {
+    pub plaintext: Blob,
+}
+
+/// The operation.
+pub struct GenerateRandom;
+
+impl Operation for GenerateRandom {
+    const NAME: &'static str = "GenerateRandom";
+    const READ_ONLY: bool = true;
+    type Request = Request;
+    type Response = Response;
+
+    fn request_parameters(_: &Request) -> Value {
+        // Appendix A (ct-generaterandom): KMS logs `"requestParameters": null`.
+        Value::Null
+    }
+
+    fn authorizations(
+        _: &State,
+        _: &str,
+        _: &Caller,
+        _: &Request,
+    ) -> Result<Vec<Authorization>, KmsError> {
+        Ok(Vec::new())
+    }
+
+    fn run(ctx: &mut Context<'_>, r: Request) -> Result<Outcome<Response>, KmsError> {
+        let n = r.number_of_bytes.ok_or_else(|| {
+            KmsError::validation("null", "numberOfBytes", "Member must not be null")
+        })?;
+        if n < 1 {
+            return Err(KmsError::validation(
+                &n.to_string(),
+                "numberOfBytes",
+                "Member must have value greater than or equal to 1",
+            ));
+        }
+        let len = usize::try_from(n)
+            .ok()
+            .filter(|len| *len <= MAX_RANDOM_LEN)
+            .ok_or_else(|| {
+                KmsError::validation(
+                    &n.to_string(),
+                    "numberOfBytes",
+                    "Member must have value less than or equal to 1024",
+                )
+            })?;
+        let bytes = crypto::generate_random(ctx.rng, len).map_err(from_crypto)?;
+        Ok(Outcome::respond(Response {
+            plaintext: Blob(bytes),
+        }))
+    }
+}

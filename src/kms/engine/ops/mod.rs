@@ -1,0 +1,212 @@
+//! KMS operations, one per file: the request and response as the wire carries them
+//! (PascalCase JSON), how CloudTrail shows them, what they authorize and what they do.
+
+pub mod blob;
+pub mod cancel_key_deletion;
+pub mod create_alias;
+pub mod create_grant;
+pub mod create_key;
+pub mod crypto_error;
+pub mod decrypt;
+pub mod delete_alias;
+pub mod describe_key;
+pub mod encrypt;
+pub mod generate_data_key;
+pub mod generate_data_key_pair;
+pub mod generate_mac;
+pub mod generate_random;
+pub mod get_public_key;
+pub mod import_key_material;
+pub mod key_id;
+pub mod key_policy;
+pub mod key_state;
+pub mod list_aliases;
+pub mod list_grants;
+pub mod list_key_rotations;
+pub mod list_keys;
+pub mod paging;
+pub mod re_encrypt;
+pub mod retire_grant;
+pub mod rotate_key_on_demand;
+pub mod rotation;
+pub mod schedule_key_deletion;
+pub mod sign;
+pub mod tags;
+pub mod update_alias;
+pub mod update_key_description;
+pub mod verify;
+pub mod verify_mac;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::kms::engine::error::{KmsError, KmsErrorKind};
+use crate::kms::engine::state::{Key, KeyState, State};
+use crate::kms::engine::{resolve, Authorization, Caller};
+
+/// A tag, `{"TagKey", "TagValue"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    /// The key.
+    pub tag_key: String,
+    /// The value.
+    pub tag_value: String,
+}
+
+/// `KeyMetadata` as the API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyMetadata {
+    #[serde(rename = "AWSAccountId")]
+    pub aws_account_id: String,
+    pub key_id: String,
+    pub arn: String,
+    /// Seconds since the epoch, as the JSON protocol writes timestamps.
+    pub creation_date: f64,
+    pub enabled: bool,
+    pub description: String,
+    pub key_usage: String,
+    pub key_state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
+    pub origin: String,
+    pub key_manager: String,
+    pub customer_master_key_spec: String,
+    pub key_spec: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encryption_algorithms: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signing_algorithms: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mac_algorithms: Vec<String>,
+    pub multi_region: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_deletion_window_in_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_key_material_id: Option<String>,
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn epoch(t: chrono::DateTime<chrono::Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+impl KeyMetadata {
+    /// The metadata of `key`.
+    pub fn of(key: &Key) -> Self {
+        Self {
+            aws_account_id: key.account.clone(),
+            key_id: key.id.clone(),
+            arn: key.arn.clone(),
+            creation_date: epoch(key.created),
+            enabled: key.state == KeyState::Enabled,
+            description: key.description.clone(),
+            key_usage: key.usage.as_str().to_owned(),
+            key_state: key.state.as_str().to_owned(),
+            deletion_date: key.deletion_date.map(epoch),
+            valid_to: key.valid_to.map(epoch),
+            origin: key.origin.as_str().to_owned(),
+            key_manager: "CUSTOMER".to_owned(),
+            customer_master_key_spec: key.spec.as_str().to_owned(),
+            key_spec: key.spec.as_str().to_owned(),
+            encryption_algorithms: key
+                .spec
+                .encryption_algorithms(key.usage)
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+            signing_algorithms: key
+                .spec
+                .signing_algorithms(key.usage)
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+            mac_algorithms: key
+                .spec
+                .mac_algorithms(key.usage)
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+            multi_region: key.multi_region,
+            pending_deletion_window_in_days: key.pending_window_days,
+            current_key_material_id: key.current().map(|g| g.material.id().to_owned()),
+        }
+    }
+
+    /// `responseElements.keyMetadata` as CloudTrail writes it: camelCase members,
+    /// `aWSAccountId`, Java text dates.
+    pub fn cloudtrail(&self, key: &Key) -> Value {
+        let java = crate::kms::audit::java_date;
+        crate::kms::audit::key_metadata_json(&crate::kms::audit::KeyMetadataRecord {
+            aws_account_id: key.account.clone(),
+            key_id: key.id.clone(),
+            arn: key.arn.clone(),
+            creation_date: java(key.created),
+            enabled: self.enabled,
+            description: key.description.clone(),
+            key_usage: self.key_usage.clone(),
+            key_state: self.key_state.clone(),
+            deletion_date: key.deletion_date.map(java),
+            valid_to: key.valid_to.map(java),
+            origin: self.origin.clone(),
+            expiration_model: None,
+            key_manager: self.key_manager.clone(),
+            customer_master_key_spec: self.customer_master_key_spec.clone(),
+            key_spec: self.key_spec.clone(),
+            encryption_algorithms: self.encryption_algorithms.clone(),
+            signing_algorithms: self.signing_algorithms.clone(),
+            multi_region: self.multi_region,
+            pending_deletion_window_in_days: self.pending_deletion_window_in_days,
+            mac_algorithms: self.mac_algorithms.clone(),
+        })
+    }
+}
+
+/// The one authorization of an operation on the key `key_id` names.
+pub fn on_key(
+    state: &State,
+    region: &str,
+    caller: &Caller,
+    key_id: &str,
+    action: &str,
+    encryption_context: Option<&BTreeMap<String, String>>,
+) -> Result<Vec<Authorization>, KmsError> {
+    let key_arn = resolve(state, region, &caller.account, key_id)?;
+    Ok(vec![Authorization {
+        action: action.to_owned(),
+        key_arn,
+        encryption_context: encryption_context.cloned().unwrap_or_default(),
+        condition_keys: BTreeMap::new(),
+    }])
+}
+
+/// `KMSInvalidStateException` / `DisabledException` for a key that cannot be used for
+/// cryptography in its state.
+pub fn usable(key: &Key) -> Result<(), KmsError> {
+    match key.state {
+        KeyState::Enabled => Ok(()),
+        KeyState::Disabled => Err(KmsError::new(
+            KmsErrorKind::Disabled,
+            format!("{} is disabled.", key.arn),
+        )),
+        KeyState::PendingDeletion => Err(KmsError::new(
+            KmsErrorKind::InvalidState,
+            format!("{} is pending deletion.", key.arn),
+        )),
+        KeyState::PendingImport => Err(KmsError::new(
+            KmsErrorKind::InvalidState,
+            format!("{} is pending import.", key.arn),
+        )),
+    }
+}
+
+/// `responseElements` of a state-changing operation with an empty response: since
+/// December 2022 CloudTrail writes the key ARN there.
+pub fn key_arn_element(key: &Key) -> Option<Value> {
+    Some(json!({ "keyId": key.arn }))
+}
