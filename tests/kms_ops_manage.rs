@@ -896,7 +896,9 @@ fn rotate_key_on_demand_switches_material_and_keeps_old_ciphertext() {
         .call::<RotateKeyOnDemand>(&admin(), REGION, rotate(&key))
         .expect("rotate");
     assert_eq!(response.key_id, id_of(&key));
-    let event = env.last();
+    // The call's own record comes first, then the rotation's service event.
+    let events = env.sink.events();
+    let event = events[events.len() - 2].clone();
     check_record(&event, "RotateKeyOnDemand", false, &[&key]);
     assert_eq!(event.request_parameters, json!({ "keyId": key }));
     assert_eq!(
@@ -909,15 +911,18 @@ fn rotate_key_on_demand_switches_material_and_keeps_old_ciphertext() {
         &event,
         &materials.iter().map(Vec::as_slice).collect::<Vec<_>>(),
     );
-    // The engine records one event per call: no separate RotateKey service event.
-    assert_eq!(
-        env.sink
-            .events()
-            .iter()
-            .filter(|e| e.event_name == "RotateKey")
-            .count(),
-        0
-    );
+    // The rotation itself follows as a RotateKey service event, as KMS logs it.
+    let rotations: Vec<_> = env
+        .sink
+        .events()
+        .into_iter()
+        .filter(|e| e.event_name == "RotateKey")
+        .collect();
+    assert_eq!(rotations.len(), 1);
+    let details = rotations[0].service_event_details.clone().expect("details");
+    assert_eq!(details["rotationType"], json!("ON_DEMAND"));
+    assert_eq!(details["keyId"], json!(id_of(&key)));
+    assert_eq!(details["previousKeyMaterialId"], json!(before));
 
     let after = env.current_material(&key);
     assert_ne!(before, after);

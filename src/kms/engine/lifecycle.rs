@@ -50,7 +50,7 @@ impl Engine {
         Ok(done)
     }
 
-    fn record_service(&self, record: &ServiceRecord) -> Result<(), KmsError> {
+    pub(crate) fn record_service(&self, record: &ServiceRecord) -> Result<(), KmsError> {
         let event = super::audit_adapter::service_event(record);
         self.sink.record(&event).map_err(|err| {
             KmsError::new(

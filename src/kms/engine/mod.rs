@@ -305,6 +305,11 @@ impl Engine {
                 record.response_elements = outcome.response_elements.clone();
                 record.key_material_id = outcome.key_material_id.clone();
                 self.record(caller, &record)?;
+                for change in &outcome.changes {
+                    if let Change::ServiceEvent(event) = change {
+                        self.record_service(event)?;
+                    }
+                }
                 state.apply(outcome.changes);
                 Ok(outcome.response)
             }

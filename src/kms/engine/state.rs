@@ -193,6 +193,9 @@ pub enum Change {
     PutGrant(Box<Grant>),
     /// Remove a grant (retired or revoked).
     DeleteGrant(String),
+    /// A service event the call sets off (the `RotateKey` of `RotateKeyOnDemand`): the
+    /// engine records it after the call's own record; the state is not touched.
+    ServiceEvent(Box<crate::kms::engine::lifecycle::ServiceRecord>),
     /// Store import parameters under their import token (hex).
     PutImportParameters {
         token: String,
@@ -226,6 +229,7 @@ impl State {
                 Change::DeleteGrant(id) => {
                     self.grants.remove(&id);
                 }
+                Change::ServiceEvent(_) => {}
                 Change::PutImportParameters { token, parameters } => {
                     // Tokens past their validity are of no use to anyone: drop them here.
                     let issued = parameters.valid_to;

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
-use crate::kms::engine::lifecycle::rotated;
+use crate::kms::engine::ids::new_uuid;
+use crate::kms::engine::lifecycle::{rotated, rotation_details, ServiceRecord};
 use crate::kms::engine::ops::key_id::on_key_by_id;
 use crate::kms::engine::ops::rotation::cannot_rotate;
 use crate::kms::engine::ops::usable;
@@ -73,6 +74,17 @@ impl Operation for RotateKeyOnDemand {
         }
         let mut changed = rotated(key, ctx.now, RotationType::OnDemand, ctx.rng)?;
         changed.on_demand_rotations += 1;
+        // KMS logs the rotation itself as a RotateKey service event (rotationType ON_DEMAND).
+        let rotation = ServiceRecord {
+            name: "RotateKey",
+            time: ctx.now,
+            key_arn: key.arn.clone(),
+            key_id: key.id.clone(),
+            account: key.account.clone(),
+            region: key.region.clone(),
+            event_id: new_uuid(ctx.rng),
+            details: Some(rotation_details(key, &changed, RotationType::OnDemand)),
+        };
         Ok(Outcome {
             response: Response {
                 key_id: key.id.clone(),
@@ -80,7 +92,10 @@ impl Operation for RotateKeyOnDemand {
             // As in the KMS Developer Guide example (ct-rotatekeyondemand): the key id.
             response_elements: Some(json!({ "keyId": key.id })),
             key_material_id: None,
-            changes: vec![Change::PutKey(Box::new(changed))],
+            changes: vec![
+                Change::PutKey(Box::new(changed)),
+                Change::ServiceEvent(Box::new(rotation)),
+            ],
         })
     }
 }
