@@ -284,6 +284,13 @@ fn aliases_name_keys_everywhere() {
             },
         )
         .expect("alias");
+    let created = sink.events().last().cloned().expect("CreateAlias record");
+    let resources: Vec<&str> = created.resources.iter().map(|r| r.arn.as_str()).collect();
+    assert_eq!(
+        resources,
+        [key.as_str(), "arn:aws:kms:us-east-1:111122223333:alias/app"],
+        "key, then alias"
+    );
     let blob = encrypt(&engine, &admin(), "alias/app", b"via alias").expect("encrypt by alias");
     assert_eq!(
         decrypt(&engine, &blob, "test").expect("decrypt"),

@@ -432,7 +432,8 @@ fn update_alias_moves_an_alias_between_compatible_keys() {
         .call::<UpdateAlias>(&admin(), REGION, update("alias/app", &id_of(&two)))
         .expect("update");
     let event = env.last();
-    check_record(&event, "UpdateAlias", false, &[&two, &one]);
+    let alias = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/app");
+    check_record(&event, "UpdateAlias", false, &[&two, &one, &alias]);
     assert_eq!(
         event.request_parameters,
         json!({ "aliasName": "alias/app", "targetKeyId": id_of(&two) })
@@ -593,7 +594,8 @@ fn list_and_delete_aliases() {
         .call::<DeleteAlias>(&admin(), REGION, delete("alias/a"))
         .expect("delete");
     let event = env.last();
-    check_record(&event, "DeleteAlias", false, &[&one]);
+    let alias = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/a");
+    check_record(&event, "DeleteAlias", false, &[&one, &alias]);
     assert_eq!(event.request_parameters, json!({ "aliasName": "alias/a" }));
     assert_eq!(event.response_elements, None);
     assert_no_secrets(

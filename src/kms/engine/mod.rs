@@ -211,6 +211,15 @@ pub trait Operation {
     ) -> Vec<String> {
         Vec::new()
     }
+    /// Resources the record names after the keys, as (account, ARN): alias operations name
+    /// the alias ARN, which AWS's examples also type `AWS::KMS::Key`.
+    fn extra_resources(
+        _region: &str,
+        _caller: &Caller,
+        _request: &Self::Request,
+    ) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// `additionalEventData` members the request determines (`RetireGrant`: `grantId`),
     /// recorded whether the call succeeds or fails.
     fn additional_event_data(
@@ -367,6 +376,9 @@ impl Engine {
                     .push((key.account.clone(), key.arn.clone()));
             }
         }
+        record
+            .resources
+            .extend(O::extra_resources(region, caller, &request));
         let mut ctx = Context {
             state,
             now,

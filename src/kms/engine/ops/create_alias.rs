@@ -30,6 +30,13 @@ impl Operation for CreateAlias {
     type Request = Request;
     type Response = Response;
 
+    fn extra_resources(region: &str, caller: &Caller, r: &Request) -> Vec<(String, String)> {
+        vec![(
+            caller.account.clone(),
+            crate::kms::engine::ids::alias_arn(region, &caller.account, &r.alias_name),
+        )]
+    }
+
     fn request_parameters(r: &Request) -> Value {
         json!({ "aliasName": r.alias_name, "targetKeyId": r.target_key_id })
     }

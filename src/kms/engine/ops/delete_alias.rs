@@ -31,6 +31,13 @@ impl Operation for DeleteAlias {
     type Request = Request;
     type Response = Response;
 
+    fn extra_resources(region: &str, caller: &Caller, r: &Request) -> Vec<(String, String)> {
+        vec![(
+            caller.account.clone(),
+            crate::kms::engine::ids::alias_arn(region, &caller.account, &r.alias_name),
+        )]
+    }
+
     fn request_parameters(r: &Request) -> Value {
         json!({ "aliasName": r.alias_name })
     }
