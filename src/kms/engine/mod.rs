@@ -71,6 +71,17 @@ pub struct Outcome<R> {
 }
 
 impl<R> Outcome<R> {
+    /// A state change to `key` with an empty API response: the new key replaces the old,
+    /// and CloudTrail logs the key ARN in `responseElements` (the December 2022 rule).
+    pub fn key_updated(response: R, key: &Key, changed: Key) -> Self {
+        Self {
+            response,
+            changes: vec![Change::PutKey(Box::new(changed))],
+            response_elements: ops::key_arn_element(key),
+            key_material_id: None,
+        }
+    }
+
     /// A response that changes nothing and logs `responseElements: null`.
     pub fn respond(response: R) -> Self {
         Self {

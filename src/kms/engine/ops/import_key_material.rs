@@ -15,7 +15,7 @@ use crate::kms::crypto::{
 };
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ops::blob::Blob;
-use crate::kms::engine::ops::{key_arn_element, on_key};
+use crate::kms::engine::ops::on_key;
 use crate::kms::engine::state::{
     Change, Generation, ImportParameters, Key, KeyState, Origin, State,
 };
@@ -374,12 +374,7 @@ impl Operation for ImportKeyMaterial {
             changed.state = KeyState::Enabled;
         }
         changed.valid_to = valid_to;
-        Ok(Outcome {
-            response: Empty {},
-            response_elements: key_arn_element(key),
-            key_material_id: None,
-            changes: vec![Change::PutKey(Box::new(changed))],
-        })
+        Ok(Outcome::key_updated(Empty {}, key, changed))
     }
 }
 
@@ -424,11 +419,6 @@ impl Operation for DeleteImportedKeyMaterial {
         let mut changed = key.clone();
         changed.state = KeyState::PendingImport;
         changed.valid_to = None;
-        Ok(Outcome {
-            response: Empty {},
-            response_elements: key_arn_element(key),
-            key_material_id: None,
-            changes: vec![Change::PutKey(Box::new(changed))],
-        })
+        Ok(Outcome::key_updated(Empty {}, key, changed))
     }
 }

@@ -6,11 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
-use crate::kms::engine::ops::key_arn_element;
 use crate::kms::engine::ops::key_id::on_key_by_id;
 use crate::kms::engine::ops::list_keys::paging_parameters;
 use crate::kms::engine::ops::paging;
-use crate::kms::engine::state::{Change, State};
+use crate::kms::engine::state::State;
 use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
 use crate::kms::policy::context::RequestContext;
 use crate::kms::policy::default_policy::lockout_check;
@@ -214,12 +213,7 @@ impl Operation for PutKeyPolicy {
         }
         let mut changed = key.clone();
         changed.policy = policy;
-        Ok(Outcome {
-            response: PutResponse {},
-            response_elements: key_arn_element(key),
-            key_material_id: None,
-            changes: vec![Change::PutKey(Box::new(changed))],
-        })
+        Ok(Outcome::key_updated(PutResponse {}, key, changed))
     }
 }
 

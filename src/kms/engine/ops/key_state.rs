@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
-use crate::kms::engine::ops::{key_arn_element, on_key};
-use crate::kms::engine::state::{Change, KeyState, State};
+use crate::kms::engine::ops::on_key;
+use crate::kms::engine::state::{KeyState, State};
 use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
 
 /// The request of both operations.
@@ -50,12 +50,7 @@ fn set_state(ctx: &Context<'_>, key_id: &str, enable: bool) -> Result<Outcome<Re
     } else {
         KeyState::Disabled
     };
-    Ok(Outcome {
-        response: Response {},
-        response_elements: key_arn_element(key),
-        key_material_id: None,
-        changes: vec![Change::PutKey(Box::new(changed))],
-    })
+    Ok(Outcome::key_updated(Response {}, key, changed))
 }
 
 impl Operation for EnableKey {

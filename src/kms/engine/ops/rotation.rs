@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use crate::kms::crypto::KeySpec;
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
-use crate::kms::engine::ops::{key_arn_element, on_key, usable};
-use crate::kms::engine::state::{Change, Key, KeyState, Origin, State};
+use crate::kms::engine::ops::{on_key, usable};
+use crate::kms::engine::state::{Key, KeyState, Origin, State};
 use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
 
 /// The default rotation period.
@@ -123,12 +123,7 @@ impl Operation for EnableKeyRotation {
             since + chrono::Duration::days(i64::from(days)),
             ctx.now,
         ));
-        Ok(Outcome {
-            response: Empty {},
-            response_elements: key_arn_element(key),
-            key_material_id: None,
-            changes: vec![Change::PutKey(Box::new(changed))],
-        })
+        Ok(Outcome::key_updated(Empty {}, key, changed))
     }
 }
 
@@ -167,12 +162,7 @@ impl Operation for DisableKeyRotation {
         let mut changed = key.clone();
         changed.rotation_period_days = None;
         changed.next_rotation = None;
-        Ok(Outcome {
-            response: Empty {},
-            response_elements: key_arn_element(key),
-            key_material_id: None,
-            changes: vec![Change::PutKey(Box::new(changed))],
-        })
+        Ok(Outcome::key_updated(Empty {}, key, changed))
     }
 }
 

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ops::key_id::on_key_by_id;
 use crate::kms::engine::ops::list_keys::paging_parameters;
-use crate::kms::engine::ops::{key_arn_element, paging, Tag};
-use crate::kms::engine::state::{Change, Key, KeyState, State};
+use crate::kms::engine::ops::{paging, Tag};
+use crate::kms::engine::state::{Key, KeyState, State};
 use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
 
 /// How many tags a key may carry.
@@ -168,12 +168,7 @@ impl Operation for TagResource {
                 ),
             ));
         }
-        Ok(Outcome {
-            response: Empty {},
-            response_elements: key_arn_element(key),
-            key_material_id: None,
-            changes: vec![Change::PutKey(Box::new(changed))],
-        })
+        Ok(Outcome::key_updated(Empty {}, key, changed))
     }
 }
 
@@ -206,12 +201,7 @@ impl Operation for UntagResource {
         for k in &r.tag_keys {
             changed.tags.remove(k);
         }
-        Ok(Outcome {
-            response: Empty {},
-            response_elements: key_arn_element(key),
-            key_material_id: None,
-            changes: vec![Change::PutKey(Box::new(changed))],
-        })
+        Ok(Outcome::key_updated(Empty {}, key, changed))
     }
 }
 

@@ -5,9 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
-use crate::kms::engine::ops::key_arn_element;
 use crate::kms::engine::ops::key_id::on_key_by_id;
-use crate::kms::engine::state::{Change, KeyState, State};
+use crate::kms::engine::state::{KeyState, State};
 use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
 
 /// The request.
@@ -61,11 +60,6 @@ impl Operation for UpdateKeyDescription {
         }
         let mut changed = key.clone();
         changed.description = r.description;
-        Ok(Outcome {
-            response: Response {},
-            response_elements: key_arn_element(key),
-            key_material_id: None,
-            changes: vec![Change::PutKey(Box::new(changed))],
-        })
+        Ok(Outcome::key_updated(Response {}, key, changed))
     }
 }
