@@ -40,6 +40,49 @@ pub enum Command {
     /// Files already in the lake (same path, size and modification time, or same content) are
     /// not read again; a record whose eventID is already stored is not stored twice.
     Ingest(IngestArgs),
+    /// Simulate KMS use: drive the bundled mini-KMS on a simulated clock from a scenario and
+    /// write the CloudTrail trail it records, plus ground-truth.json listing the injected
+    /// incidents and the rule family expected to flag each.
+    ///
+    /// A scenario (YAML, see scenarios/README.md) lists accounts, principals with their
+    /// habits (keys, operations, daily volume, working hours, networks, user agents), keys
+    /// (spec, rotation, age, administrators and users) and incidents to inject. The same
+    /// scenario and seed give the same bytes.
+    #[command(after_help = "Examples:
+  kms-audit simulate --scenario scenarios/sample.yaml --out /tmp/trail
+  kms-audit simulate --scenario scenarios/large.yaml --out /tmp/big --seed 42
+  kms-audit scan /tmp/trail                                 read the simulated trail")]
+    Simulate(SimulateArgs),
+    /// Detection rules: list them, explain one, lint rule files, run the rules' own tests.
+    ///
+    /// Without PATH the commands work on the rule pack built into kms-audit (rules/ in the
+    /// source tree). PATHs are rule files or directories, walked for .yml and .yaml;
+    /// kms-audit rules and Sigma rules (logsource product aws, service cloudtrail) are both
+    /// read. See rules/README.md for the rule format.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// `kms-audit simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The scenario file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// The output directory: receives AWSLogs/... and ground-truth.json. It must not already
+    /// hold a trail.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed of every random choice [default: the scenario's `seed`].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Minutes of event time one log file covers [default: the scenario's file_minutes,
+    /// else 5, as CloudTrail delivers about every 5 minutes].
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(i64).range(1..=10080))]
+    pub file_minutes: Option<i64>,
+    /// Output format of the run's summary.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// Options shared by every command that reads input.
@@ -98,4 +141,66 @@ pub enum OutputFormat {
     Table,
     /// Pretty JSON, stable field names.
     Json,
+}
+
+/// `kms-audit rules …`.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules: id, severity, kind, name, title and number of test cases.
+    List(RulesListArgs),
+    /// Print a rule's documentation: what it flags, why it matters, what to do, its
+    /// parameters and test cases, then the rule file itself.
+    Explain(RulesExplainArgs),
+    /// Check rule files: YAML syntax, required fields, ids (KMS.ROT.1 style, unique),
+    /// severities, kinds, Sigma detections and modifiers, parameters, test cases, names
+    /// that describe the flagged pattern, and fields the lake does not keep (warnings).
+    ///
+    /// Exit codes: 0 no errors (warnings allowed); 1 errors found; 2 usage error.
+    #[command(after_help = "Examples:
+  kms-audit rules lint                      the bundled pack
+  kms-audit rules lint my-rules/            your own rules, e.g. in CI
+  kms-audit rules lint sigma/rules/cloud/aws/cloudtrail/   Sigma rules, read unchanged")]
+    Lint(RulesCheckArgs),
+    /// Run every rule's own test cases: each case's events are ingested into a throwaway
+    /// lake and the rule is evaluated over it, exactly as `scan` would.
+    ///
+    /// Exit codes: 0 every case passed; 1 a case failed or a rule file is invalid; 2 usage
+    /// error.
+    #[command(after_help = "Examples:
+  kms-audit rules test                      the bundled pack
+  kms-audit rules test my-rules/ --format json")]
+    Test(RulesCheckArgs),
+}
+
+/// `kms-audit rules list`.
+#[derive(Debug, Args)]
+pub struct RulesListArgs {
+    /// Rule files or directories [default: the bundled pack].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `kms-audit rules explain`.
+#[derive(Debug, Args)]
+pub struct RulesExplainArgs {
+    /// The rule's id (case-insensitive) or name.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Rule files or directories to look in [default: the bundled pack].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `kms-audit rules lint` and `kms-audit rules test`.
+#[derive(Debug, Args)]
+pub struct RulesCheckArgs {
+    /// Rule files or directories [default: the bundled pack].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use kms_audit::ingest::lake::Lake;
 use kms_audit::ingest::{ingest, IngestOptions};
-use kms_audit::report::{ingest_table, summary_table, write_json};
+use kms_audit::report::{ingest_table, simulate_table, summary_table, write_json};
 use kms_audit::scan::{default_cache_dir, scan, LakeChoice, ScanOptions};
 use kms_audit::trail::discover::discover;
 
-use crate::cli::{Cli, Command, IngestArgs, InputArgs, OutputFormat, ScanArgs};
+use crate::cli::{Cli, Command, IngestArgs, InputArgs, OutputFormat, ScanArgs, SimulateArgs};
 use crate::progress::Terminal;
 
 /// Runs `cli`; returns the exit code of a run that completed.
@@ -19,6 +19,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => run_scan(&args),
         Command::Ingest(args) => run_ingest(&args),
+        Command::Simulate(args) => run_simulate(&args),
+        Command::Rules(command) => run_rules(&command),
     }
 }
 
@@ -81,4 +83,114 @@ fn run_ingest(args: &IngestArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_simulate(args: &SimulateArgs) -> Result<ExitCode> {
+    use kms_audit::kms::simulate::{simulate, Options, Scenario};
+    let scenario = Scenario::load(&args.scenario)?;
+    let options = Options {
+        seed: args.seed,
+        file_window_minutes: args.file_minutes,
+        ..Options::new(&args.out)
+    };
+    let bar = crate::progress::days_bar(u64::from(scenario.days));
+    let result = simulate(&scenario, &options, &mut |done, _| {
+        bar.set_position(u64::from(done))
+    });
+    bar.finish_and_clear();
+    let summary = result?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        OutputFormat::Table => simulate_table::render(&summary, &args.out, &mut out)?,
+        OutputFormat::Json => write_json(&summary, &mut out)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kms-audit rules …`: load the bundled pack or the given paths, then list, explain, lint
+/// or test.
+fn run_rules(command: &crate::cli::RulesCommand) -> Result<ExitCode> {
+    use crate::cli::RulesCommand;
+    use kms_audit::rules::{lint, render, testing};
+
+    let load = |paths: &[std::path::PathBuf]| -> Result<kms_audit::rules::Loaded> {
+        if paths.is_empty() {
+            return Ok(kms_audit::rules::load_bundled());
+        }
+        if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+            anyhow::bail!("rule path {} does not exist", missing.display());
+        }
+        Ok(kms_audit::rules::load_paths(paths))
+    };
+    // list and explain need valid rules: report the invalid ones as an input error.
+    let require_valid = |loaded: &kms_audit::rules::Loaded| -> Result<()> {
+        if loaded.is_ok() {
+            return Ok(());
+        }
+        for err in &loaded.errors {
+            eprintln!("error: {err}");
+        }
+        anyhow::bail!(
+            "{} rule problem(s); `kms-audit rules lint` checks rule files",
+            loaded.errors.len()
+        )
+    };
+    let mut out = std::io::stdout().lock();
+    let code = match command {
+        RulesCommand::List(args) => {
+            let loaded = load(&args.paths)?;
+            require_valid(&loaded)?;
+            match args.format {
+                OutputFormat::Table => render::list(&loaded.rules, &mut out)?,
+                OutputFormat::Json => write_json(&render::summaries(&loaded.rules), &mut out)?,
+            }
+            ExitCode::SUCCESS
+        }
+        RulesCommand::Explain(args) => {
+            let loaded = load(&args.paths)?;
+            require_valid(&loaded)?;
+            let Some(rule) = loaded.find(&args.id) else {
+                anyhow::bail!(
+                    "no rule has the id or name `{}`; `kms-audit rules list` shows them",
+                    args.id
+                );
+            };
+            render::explain(rule, &mut out)?;
+            ExitCode::SUCCESS
+        }
+        RulesCommand::Lint(args) => {
+            let loaded = load(&args.paths)?;
+            let diagnostics = lint::lint(&loaded);
+            match args.format {
+                OutputFormat::Table => {
+                    render::diagnostics(&diagnostics, loaded.files, loaded.rules.len(), &mut out)?
+                }
+                OutputFormat::Json => write_json(&diagnostics, &mut out)?,
+            }
+            if lint::has_errors(&diagnostics) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        RulesCommand::Test(args) => {
+            let loaded = load(&args.paths)?;
+            for err in &loaded.errors {
+                eprintln!("error: {err}");
+            }
+            let results = testing::run_tests(&loaded.rules);
+            match args.format {
+                OutputFormat::Table => render::test_results(&results, &mut out)?,
+                OutputFormat::Json => write_json(&results, &mut out)?,
+            }
+            if loaded.is_ok() && results.iter().all(testing::CaseResult::passed) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    };
+    out.flush()?;
+    Ok(code)
 }

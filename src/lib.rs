@@ -8,6 +8,7 @@ pub mod error;
 pub mod ingest;
 pub mod kms;
 pub mod report;
+pub mod rules;
 pub mod scan;
 pub mod summary;
 pub mod trail;

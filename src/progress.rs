@@ -81,3 +81,18 @@ impl Observer for Terminal {
         }
     }
 }
+
+/// A bar counting simulated days on stderr (hidden when stderr is not a terminal).
+pub fn days_bar(days: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(days), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{spinner} simulating [{bar:30}] day {pos}/{len} {per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}

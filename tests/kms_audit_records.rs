@@ -5,12 +5,11 @@
 //! Each expected record is the reference example with only the adjustments listed above it
 //! (current-format fields, invalid JSON repaired, doc typos fixed).
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+mod common;
 
-use chrono::{DateTime, Utc};
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+use serde_json::json;
 
 use kms_audit::kms::audit::rules::{self, KeyMetadataRecord};
 use kms_audit::kms::audit::{
@@ -21,85 +20,7 @@ use kms_audit::trail::problem::{Location, Problem};
 use kms_audit::trail::record::Record;
 use kms_audit::trail::shape::{read_records, RecordSink};
 
-// ---------------------------------------------------------------- order-preserving JSON
-
-/// A JSON value that keeps object members in document order.
-#[derive(Debug, Clone, PartialEq)]
-enum Node {
-    Scalar(Value),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Node;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("JSON")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
-                Ok(Node::Scalar(Value::Bool(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
-                Ok(Node::Scalar(json!(v)))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
-                Ok(Node::Scalar(json!(v)))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
-                Ok(Node::Scalar(json!(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
-                Ok(Node::Scalar(Value::String(v.to_owned())))
-            }
-            fn visit_unit<E>(self) -> Result<Node, E> {
-                Ok(Node::Scalar(Value::Null))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Node::Array(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-                let mut members = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, Node>()? {
-                    members.push((k, v));
-                }
-                Ok(Node::Object(members))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-fn node(text: &str) -> Node {
-    serde_json::from_str(text).unwrap_or_else(|err| panic!("invalid JSON ({err}): {text}"))
-}
-
-/// Compares member by member (names, order, values) and names the first difference.
-fn assert_same(path: &str, got: &Node, want: &Node) {
-    match (got, want) {
-        (Node::Object(g), Node::Object(w)) => {
-            let gk: Vec<&str> = g.iter().map(|(k, _)| k.as_str()).collect();
-            let wk: Vec<&str> = w.iter().map(|(k, _)| k.as_str()).collect();
-            assert_eq!(gk, wk, "member names/order differ at {path}");
-            for ((k, gv), (_, wv)) in g.iter().zip(w) {
-                assert_same(&format!("{path}.{k}"), gv, wv);
-            }
-        }
-        (Node::Array(g), Node::Array(w)) => {
-            assert_eq!(g.len(), w.len(), "array length differs at {path}");
-            for (i, (gv, wv)) in g.iter().zip(w).enumerate() {
-                assert_same(&format!("{path}[{i}]"), gv, wv);
-            }
-        }
-        _ => assert_eq!(got, want, "value differs at {path}"),
-    }
-}
+use common::{assert_log_file_key, assert_same, member, node, relative_keys, time, Node, ACCOUNT};
 
 fn emitted(event: &AuditEvent) -> String {
     let mut out = Vec::new();
@@ -117,26 +38,8 @@ fn check(event: &AuditEvent, expected: &str) {
     assert_same("$", &node(&got), &node(expected));
 }
 
-fn member<'a>(n: &'a Node, name: &str) -> &'a Node {
-    match n {
-        Node::Object(members) => members
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-            .unwrap_or_else(|| panic!("no member {name}")),
-        _ => panic!("not an object"),
-    }
-}
-
-fn time(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .expect("time")
-        .with_timezone(&Utc)
-}
-
 // ---------------------------------------------------------------- identities of the examples
 
-const ACCOUNT: &str = "111122223333";
 const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 
 fn key_arn(region: &str, id: &str) -> String {
@@ -150,6 +53,7 @@ fn alice() -> CallerIdentity {
         user_name: "Alice".into(),
         principal_id: "EX_PRINCIPAL_ID".into(),
         access_key_id: "EXAMPLE_KEY_ID".into(),
+        invoked_by: None,
     }
 }
 
@@ -877,45 +781,6 @@ impl RecordSink for Rows {
     }
 }
 
-/// `^AWSLogs/(\d{12})/CloudTrail/([a-z0-9-]+)/(\d{4})/(\d{2})/(\d{2})/\1_CloudTrail_\2_(\d{8}T\d{4}Z)_([A-Za-z0-9]{16})\.json\.gz$`
-/// (the reference regex without an organization id), checked by hand.
-fn assert_log_file_key(key: &str) {
-    let parts: Vec<&str> = key.split('/').collect();
-    assert_eq!(parts.len(), 8, "{key}");
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    let (account, region) = (parts[1], parts[3]);
-    assert!(parts[0] == "AWSLogs" && parts[2] == "CloudTrail", "{key}");
-    assert!(digits(account, 12), "{key}");
-    assert!(
-        !region.is_empty()
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
-        "{key}"
-    );
-    assert!(
-        digits(parts[4], 4) && digits(parts[5], 2) && digits(parts[6], 2),
-        "{key}"
-    );
-    let rest = parts[7]
-        .strip_prefix(&format!("{account}_CloudTrail_{region}_"))
-        .and_then(|r| r.strip_suffix(".json.gz"))
-        .unwrap_or_else(|| panic!("{key}"));
-    let (stamp, unique) = rest.split_once('_').unwrap_or_else(|| panic!("{key}"));
-    assert!(
-        stamp.len() == 14
-            && digits(&stamp[..8], 8)
-            && &stamp[8..9] == "T"
-            && digits(&stamp[9..13], 4)
-            && &stamp[13..] == "Z",
-        "{key}"
-    );
-    assert!(
-        unique.len() == 16 && unique.bytes().all(|b| b.is_ascii_alphanumeric()),
-        "{key}"
-    );
-}
-
 fn sample_events() -> Vec<AuditEvent> {
     let arn = key_arn("us-east-1", KEY_ID);
     let mut create = alice_call("CreateKey", "2026-01-02T03:05:05Z", "us-east-1", "r1", "e1");
@@ -943,18 +808,6 @@ fn sample_events() -> Vec<AuditEvent> {
         "e4".into(),
     );
     vec![create, encrypt, denied, rotate]
-}
-
-fn relative_keys(root: &std::path::Path, files: &[PathBuf]) -> Vec<String> {
-    files
-        .iter()
-        .map(|f| {
-            f.strip_prefix(root)
-                .expect("under root")
-                .to_string_lossy()
-                .replace('\\', "/")
-        })
-        .collect()
 }
 
 #[test]

@@ -1,150 +1,50 @@
 //! The KMS engine end to end in process: operations, authorization, lifecycle on a
 //! simulated clock, and one audited CloudTrail record per call.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use kms_audit::kms::audit::{AuditSink, CallerIdentity, FailingSink, MemorySink};
-use kms_audit::kms::engine::clock::SimulatedClock;
+use chrono::Duration;
+use kms_audit::kms::audit::FailingSink;
 use kms_audit::kms::engine::error::KmsErrorKind;
-use kms_audit::kms::engine::ops::blob::Blob;
 use kms_audit::kms::engine::ops::cancel_key_deletion::{self, CancelKeyDeletion};
 use kms_audit::kms::engine::ops::create_alias::{self, CreateAlias};
 use kms_audit::kms::engine::ops::create_key::{self, CreateKey};
-use kms_audit::kms::engine::ops::decrypt::{self, Decrypt};
 use kms_audit::kms::engine::ops::describe_key::{self, DescribeKey};
-use kms_audit::kms::engine::ops::encrypt::{self, Encrypt};
 use kms_audit::kms::engine::ops::key_state::{self, DisableKey};
-use kms_audit::kms::engine::ops::rotation::{
-    EnableKeyRotation, EnableRequest, GetKeyRotationStatus, KeyRequest,
-};
+use kms_audit::kms::engine::ops::rotation::{GetKeyRotationStatus, KeyRequest};
 use kms_audit::kms::engine::ops::schedule_key_deletion::{self, ScheduleKeyDeletion};
-use kms_audit::kms::engine::{Caller, Engine, EngineConfig};
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "us-east-1";
-
-fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-01-01T09:00:00Z")
-        .expect("date")
-        .with_timezone(&Utc)
-}
-
-fn admin() -> Caller {
-    Caller {
-        identity: CallerIdentity::iam_user(ACCOUNT, "admin"),
-        principal: format!("arn:aws:iam::{ACCOUNT}:user/admin"),
-        account: ACCOUNT.into(),
-        org_id: None,
-        source_ip: "192.0.2.10".into(),
-        user_agent: "aws-cli/2.15.0".into(),
-        via_service: None,
-    }
-}
-
-fn app() -> Caller {
-    Caller {
-        identity: CallerIdentity::iam_user(ACCOUNT, "app"),
-        principal: format!("arn:aws:iam::{ACCOUNT}:user/app"),
-        ..admin()
-    }
-}
-
-/// `admin` may do anything in KMS; `app` has no identity policy.
-fn engine(sink: Arc<dyn AuditSink>) -> (Engine, Arc<SimulatedClock>) {
-    let clock = Arc::new(SimulatedClock::new(start()));
-    let mut identity_policies = BTreeMap::new();
-    identity_policies.insert(
-        format!("arn:aws:iam::{ACCOUNT}:user/admin"),
-        vec![r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#.to_owned()],
-    );
-    let config = EngineConfig {
-        identity_policies,
-        seed: Some(7),
-    };
-    let engine = Engine::new(clock.clone(), sink, config).expect("engine");
-    (engine, clock)
-}
-
-fn create(engine: &Engine) -> String {
-    engine
-        .call::<CreateKey>(&admin(), REGION, create_key::Request::default())
-        .expect("create")
-        .key_metadata
-        .arn
-}
-
-fn encrypt(
-    engine: &Engine,
-    caller: &Caller,
-    key: &str,
-    text: &[u8],
-) -> Result<Vec<u8>, kms_audit::kms::engine::error::KmsError> {
-    let context = BTreeMap::from([("purpose".to_owned(), "test".to_owned())]);
-    engine
-        .call::<Encrypt>(
-            caller,
-            REGION,
-            encrypt::Request {
-                key_id: key.into(),
-                plaintext: Blob::new(text.to_vec()),
-                encryption_context: Some(context),
-                grant_tokens: vec![],
-                encryption_algorithm: None,
-            },
-        )
-        .map(|r| r.ciphertext_blob.bytes().to_vec())
-}
-
-fn decrypt(
-    engine: &Engine,
-    blob: &[u8],
-    purpose: &str,
-) -> Result<Vec<u8>, kms_audit::kms::engine::error::KmsError> {
-    engine
-        .call::<Decrypt>(
-            &admin(),
-            REGION,
-            decrypt::Request {
-                ciphertext_blob: Blob::new(blob.to_vec()),
-                encryption_context: Some(BTreeMap::from([(
-                    "purpose".to_owned(),
-                    purpose.to_owned(),
-                )])),
-                grant_tokens: vec![],
-                key_id: None,
-                encryption_algorithm: None,
-            },
-        )
-        .map(|r| r.plaintext.bytes().to_vec())
-}
+use common::{admin, app, assert_error, setup, ACCOUNT, REGION};
 
 #[test]
 fn encrypt_decrypt_round_trip_with_one_record_per_call() {
-    let sink = Arc::new(MemorySink::default());
-    let (engine, _) = engine(sink.clone());
-    let key = create(&engine);
+    let kms = setup().seed(7).memory();
+    let key = kms.symmetric();
     assert!(key.starts_with(&format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/")));
-    let blob = encrypt(&engine, &admin(), &key, b"secret").expect("encrypt");
-    assert_eq!(decrypt(&engine, &blob, "test").expect("decrypt"), b"secret");
-    let wrong = decrypt(&engine, &blob, "other").expect_err("context is bound");
-    assert_eq!(wrong.kind, KmsErrorKind::InvalidCiphertext);
-    let names: Vec<String> = sink.events().iter().map(|e| e.event_name.clone()).collect();
-    assert_eq!(names, ["CreateKey", "Encrypt", "Decrypt", "Decrypt"]);
-    let failed = &sink.events()[3];
+    let blob = kms
+        .encrypt_for(&admin(), &key, b"secret", "test")
+        .expect("encrypt");
     assert_eq!(
-        failed.error_code.as_deref(),
-        Some("InvalidCiphertextException")
+        kms.decrypt_for(&admin(), &blob, "test").expect("decrypt"),
+        b"secret"
     );
+    let wrong = kms
+        .decrypt_for(&admin(), &blob, "other")
+        .expect_err("context is bound");
+    assert_eq!(wrong.kind, KmsErrorKind::InvalidCiphertext);
+    assert_eq!(kms.names(), ["CreateKey", "Encrypt", "Decrypt", "Decrypt"]);
+    assert_error(&kms.sink.events()[3], "InvalidCiphertextException");
 }
 
 #[test]
 fn callers_without_permission_are_denied_and_audited() {
-    let sink = Arc::new(MemorySink::default());
-    let (engine, _) = engine(sink.clone());
-    let key = create(&engine);
-    let denied = encrypt(&engine, &app(), &key, b"x").expect_err("no identity policy");
+    let kms = setup().seed(7).memory();
+    let key = kms.symmetric();
+    let denied = kms
+        .encrypt_for(&app(), &key, b"x", "test")
+        .expect_err("no identity policy");
     assert_eq!(denied.kind, KmsErrorKind::AccessDenied);
     assert!(
         denied
@@ -154,33 +54,24 @@ fn callers_without_permission_are_denied_and_audited() {
         "{}",
         denied.message
     );
-    let last = sink.events().last().cloned().expect("recorded");
-    assert_eq!(last.error_code.as_deref(), Some("AccessDeniedException"));
+    assert_error(&kms.last(), "AccessDeniedException");
 }
 
 #[test]
 fn rotation_on_the_clock_keeps_old_ciphertext_readable() {
-    let sink = Arc::new(MemorySink::default());
-    let (engine, clock) = engine(sink.clone());
-    let key = create(&engine);
-    let old = encrypt(&engine, &admin(), &key, b"before").expect("encrypt");
-    engine
-        .call::<EnableKeyRotation>(
-            &admin(),
-            REGION,
-            EnableRequest {
-                key_id: key.clone(),
-                rotation_period_in_days: Some(90),
-            },
-        )
-        .expect("enable");
+    let kms = setup().seed(7).memory();
+    let (engine, clock) = (&kms.engine, &kms.clock);
+    let key = kms.symmetric();
+    let old = kms
+        .encrypt_for(&admin(), &key, b"before", "test")
+        .expect("encrypt");
+    kms.enable_rotation(&key, 90);
     clock.advance(Duration::days(91));
     assert_eq!(engine.run_due().expect("due"), 1);
-    let events = sink.events();
-    let rotate = events.last().expect("event");
-    assert_eq!(rotate.event_name, "RotateKey");
+    assert_eq!(kms.last().event_name, "RotateKey");
     assert_eq!(
-        decrypt(&engine, &old, "test").expect("old ciphertext"),
+        kms.decrypt_for(&admin(), &old, "test")
+            .expect("old ciphertext"),
         b"before"
     );
     let status = engine
@@ -203,9 +94,9 @@ fn rotation_on_the_clock_keeps_old_ciphertext_readable() {
 
 #[test]
 fn deletion_waits_out_its_window() {
-    let sink = Arc::new(MemorySink::default());
-    let (engine, clock) = engine(sink.clone());
-    let key = create(&engine);
+    let kms = setup().seed(7).memory();
+    let (engine, clock) = (&kms.engine, &kms.clock);
+    let key = kms.symmetric();
     let too_short = engine
         .call::<ScheduleKeyDeletion>(
             &admin(),
@@ -217,18 +108,11 @@ fn deletion_waits_out_its_window() {
         )
         .expect_err("7 to 30 days");
     assert_eq!(too_short.kind, KmsErrorKind::Validation);
-    let scheduled = engine
-        .call::<ScheduleKeyDeletion>(
-            &admin(),
-            REGION,
-            schedule_key_deletion::Request {
-                key_id: key.clone(),
-                pending_window_in_days: Some(7),
-            },
-        )
-        .expect("schedule");
+    let scheduled = kms.schedule_deletion(&key, Some(7));
     assert_eq!(scheduled.key_state, "PendingDeletion");
-    let in_use = encrypt(&engine, &admin(), &key, b"x").expect_err("pending deletion");
+    let in_use = kms
+        .encrypt_for(&admin(), &key, b"x", "test")
+        .expect_err("pending deletion");
     assert_eq!(in_use.kind, KmsErrorKind::InvalidState);
     engine
         .call::<CancelKeyDeletion>(
@@ -239,23 +123,16 @@ fn deletion_waits_out_its_window() {
             },
         )
         .expect("cancel");
-    let disabled = encrypt(&engine, &admin(), &key, b"x").expect_err("cancel leaves it disabled");
+    let disabled = kms
+        .encrypt_for(&admin(), &key, b"x", "test")
+        .expect_err("cancel leaves it disabled");
     assert_eq!(disabled.kind, KmsErrorKind::Disabled);
-    engine
-        .call::<ScheduleKeyDeletion>(
-            &admin(),
-            REGION,
-            schedule_key_deletion::Request {
-                key_id: key.clone(),
-                pending_window_in_days: None,
-            },
-        )
-        .expect("schedule again");
+    kms.schedule_deletion(&key, None);
     clock.advance(Duration::days(29));
     assert_eq!(engine.run_due().expect("not yet"), 0);
     clock.advance(Duration::days(2));
     assert_eq!(engine.run_due().expect("due"), 1);
-    assert_eq!(sink.events().last().expect("event").event_name, "DeleteKey");
+    assert_eq!(kms.last().event_name, "DeleteKey");
     let gone = engine
         .call::<DescribeKey>(
             &admin(),
@@ -271,29 +148,22 @@ fn deletion_waits_out_its_window() {
 
 #[test]
 fn aliases_name_keys_everywhere() {
-    let sink = Arc::new(MemorySink::default());
-    let (engine, _) = engine(sink.clone());
-    let key = create(&engine);
-    engine
-        .call::<CreateAlias>(
-            &admin(),
-            REGION,
-            create_alias::Request {
-                alias_name: "alias/app".into(),
-                target_key_id: key.clone(),
-            },
-        )
-        .expect("alias");
-    let created = sink.events().last().cloned().expect("CreateAlias record");
+    let kms = setup().seed(7).memory();
+    let engine = &kms.engine;
+    let key = kms.symmetric();
+    kms.alias("alias/app", &key);
+    let created = kms.last();
     let resources: Vec<&str> = created.resources.iter().map(|r| r.arn.as_str()).collect();
     assert_eq!(
         resources,
         [key.as_str(), "arn:aws:kms:us-east-1:111122223333:alias/app"],
         "key, then alias"
     );
-    let blob = encrypt(&engine, &admin(), "alias/app", b"via alias").expect("encrypt by alias");
+    let blob = kms
+        .encrypt_for(&admin(), "alias/app", b"via alias", "test")
+        .expect("encrypt by alias");
     assert_eq!(
-        decrypt(&engine, &blob, "test").expect("decrypt"),
+        kms.decrypt_for(&admin(), &blob, "test").expect("decrypt"),
         b"via alias"
     );
     let again = engine
@@ -317,7 +187,7 @@ fn aliases_name_keys_everywhere() {
         )
         .expect("disable by alias");
     assert_eq!(
-        encrypt(&engine, &admin(), &key, b"x")
+        kms.encrypt_for(&admin(), &key, b"x", "test")
             .expect_err("disabled")
             .kind,
         KmsErrorKind::Disabled
@@ -326,7 +196,8 @@ fn aliases_name_keys_everywhere() {
 
 #[test]
 fn a_call_that_cannot_be_audited_changes_nothing() {
-    let (engine, _) = engine(Arc::new(FailingSink));
+    let kms = setup().seed(7).with_sink(Arc::new(FailingSink));
+    let engine = &kms.engine;
     let err = engine
         .call::<CreateKey>(&admin(), REGION, create_key::Request::default())
         .expect_err("sink fails");

@@ -2,19 +2,15 @@
 //! GenerateRandom, Sign/Verify, GetPublicKey, GenerateMac/VerifyMac and RSA Encrypt/Decrypt,
 //! with the CloudTrail record each call leaves (and no secret in it).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
-use kms_audit::kms::audit::{record_bytes, AuditEvent, AuditSink, CallerIdentity, MemorySink};
-use kms_audit::kms::engine::clock::SimulatedClock;
+use kms_audit::kms::audit::{AuditEvent, MemorySink};
 use kms_audit::kms::engine::error::{KmsError, KmsErrorKind};
 use kms_audit::kms::engine::ops::blob::Blob;
-use kms_audit::kms::engine::ops::create_key::{self, CreateKey};
 use kms_audit::kms::engine::ops::decrypt::{self, Decrypt};
 use kms_audit::kms::engine::ops::encrypt::{self, Encrypt};
 use kms_audit::kms::engine::ops::generate_data_key::{
@@ -26,114 +22,31 @@ use kms_audit::kms::engine::ops::generate_data_key_pair::{
 use kms_audit::kms::engine::ops::generate_mac::{self, GenerateMac};
 use kms_audit::kms::engine::ops::generate_random::{self, GenerateRandom};
 use kms_audit::kms::engine::ops::get_public_key::{self, GetPublicKey};
-use kms_audit::kms::engine::ops::key_state::{self, DisableKey};
 use kms_audit::kms::engine::ops::re_encrypt::{self, ReEncrypt};
 use kms_audit::kms::engine::ops::sign::{self, Sign};
 use kms_audit::kms::engine::ops::verify::{self, Verify};
 use kms_audit::kms::engine::ops::verify_mac::{self, VerifyMac};
-use kms_audit::kms::engine::{Caller, Engine, EngineConfig};
+use kms_audit::kms::engine::{Caller, Engine};
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "us-east-1";
-
-fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-01-01T09:00:00Z")
-        .expect("date")
-        .with_timezone(&Utc)
-}
-
-fn user(name: &str) -> Caller {
-    Caller {
-        identity: CallerIdentity::iam_user(ACCOUNT, name),
-        principal: format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
-        account: ACCOUNT.into(),
-        org_id: None,
-        source_ip: "192.0.2.10".into(),
-        user_agent: "aws-cli/2.15.0".into(),
-        via_service: None,
-    }
-}
-
-fn admin() -> Caller {
-    user("admin")
-}
+use common::{
+    admin, assert_error, assert_no_secrets, context, last, missing_key, record_json, setup, user,
+    user_arn, Kms, ACCOUNT, REGION,
+};
 
 /// `admin` may do anything in KMS; `app` has no identity policy; `mover` may only
 /// `ReEncryptFrom`.
-fn engine() -> (Engine, Arc<MemorySink>) {
-    let sink = Arc::new(MemorySink::default());
-    let clock = Arc::new(SimulatedClock::new(start()));
-    let mut identity_policies = BTreeMap::new();
-    identity_policies.insert(
-        format!("arn:aws:iam::{ACCOUNT}:user/admin"),
-        vec![r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#.to_owned()],
-    );
-    identity_policies.insert(
-        format!("arn:aws:iam::{ACCOUNT}:user/mover"),
-        vec![r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:ReEncryptFrom","Resource":"*"}]}"#.to_owned()],
-    );
-    let config = EngineConfig {
-        identity_policies,
-        seed: Some(11),
-    };
-    let engine = Engine::new(clock, sink.clone() as Arc<dyn AuditSink>, config).expect("engine");
-    (engine, sink)
-}
-
-fn create(engine: &Engine, spec: &str, usage: &str) -> String {
-    engine
-        .call::<CreateKey>(
-            &admin(),
-            REGION,
-            create_key::Request {
-                key_spec: Some(spec.into()),
-                key_usage: Some(usage.into()),
-                ..Default::default()
-            },
+fn kms() -> Kms<MemorySink> {
+    setup()
+        .policy(
+            &user_arn("mover"),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:ReEncryptFrom","Resource":"*"}]}"#,
         )
-        .expect("create")
-        .key_metadata
-        .arn
-}
-
-fn symmetric(engine: &Engine) -> String {
-    create(engine, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
-}
-
-fn disable(engine: &Engine, key: &str) {
-    engine
-        .call::<DisableKey>(&admin(), REGION, key_state::Request { key_id: key.into() })
-        .expect("disable");
-}
-
-fn context(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
-fn last(sink: &MemorySink) -> AuditEvent {
-    sink.events().last().cloned().expect("a record")
-}
-
-fn material_id(engine: &Engine, key: &str) -> String {
-    engine.snapshot().expect("state").keys[key]
-        .current()
-        .expect("material")
-        .material
-        .id()
-        .to_owned()
-}
-
-/// The record as CloudTrail writes it.
-fn record(event: &AuditEvent) -> Value {
-    serde_json::from_slice(&record_bytes(event).expect("bytes")).expect("json")
+        .memory()
 }
 
 /// Checks the common members of a successful cryptographic record on one key.
 fn assert_crypto_record(event: &AuditEvent, name: &str, key: &str, material: Option<&str>) {
-    let r = record(event);
+    let r = record_json(event);
     assert_eq!(r["eventName"], name);
     assert_eq!(r["readOnly"], true);
     assert_eq!(r["responseElements"], Value::Null);
@@ -146,30 +59,6 @@ fn assert_crypto_record(event: &AuditEvent, name: &str, key: &str, material: Opt
         Some(id) => assert_eq!(r["additionalEventData"]["keyMaterialId"], id),
         None => assert!(r.get("additionalEventData").is_none(), "{r}"),
     }
-}
-
-/// The serialized record holds none of `secrets`, raw or base64.
-fn assert_no_secrets(event: &AuditEvent, secrets: &[&[u8]]) {
-    let bytes = record_bytes(event).expect("bytes");
-    let text = String::from_utf8_lossy(&bytes);
-    for secret in secrets {
-        assert!(!secret.is_empty());
-        let encoded = STANDARD.encode(secret);
-        assert!(!text.contains(&encoded), "base64 secret in {text}");
-        if secret.len() >= 4 {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == *secret),
-                "raw secret in {text}"
-            );
-        }
-    }
-}
-
-fn assert_error(event: &AuditEvent, code: &str) {
-    assert_eq!(event.error_code.as_deref(), Some(code));
-    let r = record(event);
-    assert_eq!(r["errorCode"], code);
-    assert_eq!(r["responseElements"], Value::Null);
 }
 
 fn data_key(key: &str, spec: Option<&str>, bytes: Option<i64>) -> generate_data_key::Request {
@@ -204,9 +93,10 @@ fn decrypt(
 
 #[test]
 fn generate_data_key_returns_a_key_that_decrypts_and_logs_no_secret() {
-    let (engine, sink) = engine();
-    let key = symmetric(&engine);
-    let material = material_id(&engine, &key);
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let key = kms.symmetric();
+    let material = kms.material_id(&key);
     let r = engine
         .call::<GenerateDataKey>(&admin(), REGION, data_key(&key, Some("AES_256"), None))
         .expect("data key");
@@ -216,7 +106,7 @@ fn generate_data_key_returns_a_key_that_decrypts_and_logs_no_secret() {
     let event = last(&sink);
     assert_crypto_record(&event, "GenerateDataKey", &key, Some(&material));
     assert_eq!(
-        record(&event)["requestParameters"],
+        record_json(&event)["requestParameters"],
         json!({"keyId": key, "keySpec": "AES_256", "encryptionContext": {"Project": "Alpha"}})
     );
     assert_no_secrets(&event, &[r.plaintext.bytes(), r.ciphertext_blob.bytes()]);
@@ -246,18 +136,19 @@ fn generate_data_key_returns_a_key_that_decrypts_and_logs_no_secret() {
         .expect("1024 bytes");
     assert_eq!(sized.plaintext.bytes().len(), 1024);
     assert_eq!(
-        record(&last(&sink))["requestParameters"]["numberOfBytes"],
+        record_json(&last(&sink))["requestParameters"]["numberOfBytes"],
         1024
     );
-    assert!(record(&last(&sink))["requestParameters"]
+    assert!(record_json(&last(&sink))["requestParameters"]
         .get("keySpec")
         .is_none());
 }
 
 #[test]
 fn generate_data_key_validates_and_checks_the_key() {
-    let (engine, sink) = engine();
-    let key = symmetric(&engine);
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let key = kms.symmetric();
     let call = |r| engine.call::<GenerateDataKey>(&admin(), REGION, r);
     let both = call(data_key(&key, Some("AES_256"), Some(32))).expect_err("both");
     assert_eq!(both.kind, KmsErrorKind::Validation);
@@ -286,7 +177,7 @@ fn generate_data_key_validates_and_checks_the_key() {
     );
     assert_error(&last(&sink), "ValidationException");
 
-    let rsa = create(&engine, "RSA_2048", "ENCRYPT_DECRYPT");
+    let rsa = kms.create_key("RSA_2048", "ENCRYPT_DECRYPT");
     assert_eq!(
         call(data_key(&rsa, Some("AES_256"), None))
             .expect_err("asymmetric")
@@ -294,7 +185,7 @@ fn generate_data_key_validates_and_checks_the_key() {
         KmsErrorKind::InvalidKeyUsage
     );
     assert_error(&last(&sink), "InvalidKeyUsageException");
-    let hmac = create(&engine, "HMAC_256", "GENERATE_VERIFY_MAC");
+    let hmac = kms.create_key("HMAC_256", "GENERATE_VERIFY_MAC");
     assert_eq!(
         call(data_key(&hmac, Some("AES_256"), None))
             .expect_err("mac key")
@@ -302,8 +193,7 @@ fn generate_data_key_validates_and_checks_the_key() {
         KmsErrorKind::InvalidKeyUsage
     );
 
-    let missing =
-        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000");
+    let missing = missing_key();
     assert_eq!(
         call(data_key(&missing, Some("AES_256"), None))
             .expect_err("missing")
@@ -320,7 +210,7 @@ fn generate_data_key_validates_and_checks_the_key() {
         denied.message
     );
     assert_error(&last(&sink), "AccessDeniedException");
-    disable(&engine, &key);
+    kms.disable(&key);
     assert_eq!(
         call(data_key(&key, Some("AES_256"), None))
             .expect_err("disabled")
@@ -332,9 +222,10 @@ fn generate_data_key_validates_and_checks_the_key() {
 
 #[test]
 fn generate_data_key_without_plaintext() {
-    let (engine, sink) = engine();
-    let key = symmetric(&engine);
-    let material = material_id(&engine, &key);
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let key = kms.symmetric();
+    let material = kms.material_id(&key);
     let r = engine
         .call::<GenerateDataKeyWithoutPlaintext>(&admin(), REGION, data_key(&key, None, Some(48)))
         .expect("data key");
@@ -351,7 +242,7 @@ fn generate_data_key_without_plaintext() {
         Some(&material),
     );
     assert_eq!(
-        record(&event)["requestParameters"],
+        record_json(&event)["requestParameters"],
         json!({"keyId": key, "numberOfBytes": 48, "encryptionContext": {"Project": "Alpha"}})
     );
     assert_no_secrets(&event, &[r.ciphertext_blob.bytes()]);
@@ -378,7 +269,7 @@ fn generate_data_key_without_plaintext() {
         "{}",
         denied.message
     );
-    let rsa = create(&engine, "RSA_2048", "SIGN_VERIFY");
+    let rsa = kms.create_key("RSA_2048", "SIGN_VERIFY");
     let wrong = engine
         .call::<GenerateDataKeyWithoutPlaintext>(&admin(), REGION, data_key(&rsa, None, Some(48)))
         .expect_err("usage");
@@ -397,9 +288,10 @@ fn pair(key: &str, spec: &str) -> generate_data_key_pair::Request {
 
 #[test]
 fn generate_data_key_pair_both_forms() {
-    let (engine, sink) = engine();
-    let key = symmetric(&engine);
-    let material = material_id(&engine, &key);
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let key = kms.symmetric();
+    let material = kms.material_id(&key);
     let r = engine
         .call::<GenerateDataKeyPair>(&admin(), REGION, pair(&key, "ECC_NIST_P256"))
         .expect("pair");
@@ -408,7 +300,7 @@ fn generate_data_key_pair_both_forms() {
     let event = last(&sink);
     assert_crypto_record(&event, "GenerateDataKeyPair", &key, Some(&material));
     assert_eq!(
-        record(&event)["requestParameters"],
+        record_json(&event)["requestParameters"],
         json!({"keyId": key, "keyPairSpec": "ECC_NIST_P256", "encryptionContext": {"Use": "signing"}})
     );
     assert_no_secrets(
@@ -454,7 +346,7 @@ fn generate_data_key_pair_both_forms() {
         .expect_err("spec");
     assert_eq!(bad.kind, KmsErrorKind::Validation);
     assert!(bad.message.contains("at 'keyPairSpec'"), "{}", bad.message);
-    let ecc = create(&engine, "ECC_NIST_P256", "SIGN_VERIFY");
+    let ecc = kms.create_key("ECC_NIST_P256", "SIGN_VERIFY");
     let usage = engine
         .call::<GenerateDataKeyPair>(&admin(), REGION, pair(&ecc, "RSA_2048"))
         .expect_err("usage");
@@ -469,7 +361,7 @@ fn generate_data_key_pair_both_forms() {
         "{}",
         denied.message
     );
-    disable(&engine, &key);
+    kms.disable(&key);
     assert_eq!(
         engine
             .call::<GenerateDataKeyPair>(&admin(), REGION, pair(&key, "RSA_2048"))
@@ -514,9 +406,10 @@ fn re_encrypt_request(blob: &[u8], destination: &str) -> re_encrypt::Request {
 
 #[test]
 fn re_encrypt_moves_ciphertext_between_keys() {
-    let (engine, sink) = engine();
-    let source = symmetric(&engine);
-    let destination = symmetric(&engine);
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let source = kms.symmetric();
+    let destination = kms.symmetric();
     let secret = b"re-encrypt me please";
     let blob = encrypt(
         &engine,
@@ -538,9 +431,9 @@ fn re_encrypt_moves_ciphertext_between_keys() {
         (r.source_key_id.as_str(), r.key_id.as_str()),
         (source.as_str(), destination.as_str())
     );
-    assert_eq!(r.source_key_material_id, material_id(&engine, &source));
+    assert_eq!(r.source_key_material_id, kms.material_id(&source));
     let event = last(&sink);
-    let rec = record(&event);
+    let rec = record_json(&event);
     assert_eq!(rec["eventName"], "ReEncrypt");
     assert_eq!(rec["readOnly"], true);
     assert_eq!(rec["responseElements"], Value::Null);
@@ -563,7 +456,7 @@ fn re_encrypt_moves_ciphertext_between_keys() {
     );
     assert_eq!(
         rec["additionalEventData"]["keyMaterialId"],
-        material_id(&engine, &destination)
+        kms.material_id(&destination)
     );
     assert_no_secrets(&event, &[secret, blob.bytes(), r.ciphertext_blob.bytes()]);
     let opened = decrypt(
@@ -603,7 +496,7 @@ fn re_encrypt_moves_ciphertext_between_keys() {
         .call::<ReEncrypt>(&admin(), REGION, named)
         .expect("matching source key");
     assert_eq!(
-        record(&last(&sink))["requestParameters"]["sourceKeyId"],
+        record_json(&last(&sink))["requestParameters"]["sourceKeyId"],
         source
     );
 
@@ -634,8 +527,7 @@ fn re_encrypt_moves_ciphertext_between_keys() {
         denied.message
     );
 
-    let missing =
-        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000");
+    let missing = missing_key();
     assert_eq!(
         engine
             .call::<ReEncrypt>(&admin(), REGION, re_encrypt_request(blob.bytes(), &missing))
@@ -652,7 +544,7 @@ fn re_encrypt_moves_ciphertext_between_keys() {
             .kind,
         KmsErrorKind::Validation
     );
-    let ecc = create(&engine, "ECC_NIST_P256", "SIGN_VERIFY");
+    let ecc = kms.create_key("ECC_NIST_P256", "SIGN_VERIFY");
     assert_eq!(
         engine
             .call::<ReEncrypt>(&admin(), REGION, re_encrypt_request(blob.bytes(), &ecc))
@@ -660,7 +552,7 @@ fn re_encrypt_moves_ciphertext_between_keys() {
             .kind,
         KmsErrorKind::InvalidKeyUsage
     );
-    disable(&engine, &destination);
+    kms.disable(&destination);
     assert_eq!(
         engine
             .call::<ReEncrypt>(
@@ -676,9 +568,10 @@ fn re_encrypt_moves_ciphertext_between_keys() {
 
 #[test]
 fn re_encrypt_to_and_from_rsa() {
-    let (engine, _) = engine();
-    let source = symmetric(&engine);
-    let rsa = create(&engine, "RSA_2048", "ENCRYPT_DECRYPT");
+    let kms = kms();
+    let engine = &kms.engine;
+    let source = kms.symmetric();
+    let rsa = kms.create_key("RSA_2048", "ENCRYPT_DECRYPT");
     let blob = encrypt(
         &engine,
         &source,
@@ -719,7 +612,8 @@ fn re_encrypt_to_and_from_rsa() {
 
 #[test]
 fn generate_random_is_account_level() {
-    let (engine, sink) = engine();
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
     let r = engine
         .call::<GenerateRandom>(
             &admin(),
@@ -732,7 +626,7 @@ fn generate_random_is_account_level() {
         .expect("random");
     assert_eq!(r.plaintext.bytes().len(), 32);
     let event = last(&sink);
-    let rec = record(&event);
+    let rec = record_json(&event);
     assert_eq!(rec["eventName"], "GenerateRandom");
     assert_eq!(rec["readOnly"], true);
     assert_eq!(rec["requestParameters"], Value::Null);
@@ -812,9 +706,10 @@ fn verify_request(
 
 #[test]
 fn sign_and_verify_raw_and_digest() {
-    let (engine, sink) = engine();
-    let ecc = create(&engine, "ECC_NIST_P256", "SIGN_VERIFY");
-    let material = material_id(&engine, &ecc);
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let ecc = kms.create_key("ECC_NIST_P256", "SIGN_VERIFY");
+    let material = kms.material_id(&ecc);
     let message = b"the message to sign, not to be logged";
     let signed = engine
         .call::<Sign>(
@@ -827,7 +722,7 @@ fn sign_and_verify_raw_and_digest() {
     let event = last(&sink);
     assert_crypto_record(&event, "Sign", &ecc, Some(&material));
     assert_eq!(
-        record(&event)["requestParameters"],
+        record_json(&event)["requestParameters"],
         json!({"keyId": ecc, "messageType": "RAW", "signingAlgorithm": "ECDSA_SHA_256"})
     );
     assert_no_secrets(&event, &[message, signed.signature.bytes()]);
@@ -849,7 +744,7 @@ fn sign_and_verify_raw_and_digest() {
     let event = last(&sink);
     assert_crypto_record(&event, "Verify", &ecc, Some(&material));
     assert_eq!(
-        record(&event)["requestParameters"],
+        record_json(&event)["requestParameters"],
         json!({"keyId": ecc, "messageType": "RAW", "signingAlgorithm": "ECDSA_SHA_256"})
     );
     assert_no_secrets(&event, &[message, signed.signature.bytes()]);
@@ -871,7 +766,7 @@ fn sign_and_verify_raw_and_digest() {
     assert_error(&last(&sink), "KMSInvalidSignatureException");
 
     // DIGEST with RSA-PSS: sign the SHA-256 of the message, verify the RAW message.
-    let rsa = create(&engine, "RSA_2048", "SIGN_VERIFY");
+    let rsa = kms.create_key("RSA_2048", "SIGN_VERIFY");
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
     let signed = engine
         .call::<Sign>(
@@ -882,7 +777,7 @@ fn sign_and_verify_raw_and_digest() {
         .expect("sign digest");
     assert_eq!(signed.signature.bytes().len(), 256);
     assert_eq!(
-        record(&last(&sink))["requestParameters"]["messageType"],
+        record_json(&last(&sink))["requestParameters"]["messageType"],
         "DIGEST"
     );
     engine
@@ -915,8 +810,9 @@ fn sign_and_verify_raw_and_digest() {
 
 #[test]
 fn sign_and_verify_errors() {
-    let (engine, sink) = engine();
-    let ecc = create(&engine, "ECC_NIST_P256", "SIGN_VERIFY");
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let ecc = kms.create_key("ECC_NIST_P256", "SIGN_VERIFY");
     let call = |r| engine.call::<Sign>(&admin(), REGION, r);
     let wrong_alg = call(sign_request(&ecc, b"m", None, "ECDSA_SHA_384")).expect_err("curve hash");
     assert_eq!(wrong_alg.kind, KmsErrorKind::InvalidKeyUsage);
@@ -946,22 +842,21 @@ fn sign_and_verify_errors() {
             .kind,
         KmsErrorKind::Validation
     );
-    let sym = symmetric(&engine);
+    let sym = kms.symmetric();
     assert_eq!(
         call(sign_request(&sym, b"m", None, "ECDSA_SHA_256"))
             .expect_err("symmetric")
             .kind,
         KmsErrorKind::InvalidKeyUsage
     );
-    let rsa_enc = create(&engine, "RSA_2048", "ENCRYPT_DECRYPT");
+    let rsa_enc = kms.create_key("RSA_2048", "ENCRYPT_DECRYPT");
     assert_eq!(
         call(sign_request(&rsa_enc, b"m", None, "RSASSA_PSS_SHA_256"))
             .expect_err("encrypt key")
             .kind,
         KmsErrorKind::InvalidKeyUsage
     );
-    let missing =
-        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000");
+    let missing = missing_key();
     assert_eq!(
         call(sign_request(&missing, b"m", None, "ECDSA_SHA_256"))
             .expect_err("missing")
@@ -984,7 +879,7 @@ fn sign_and_verify_errors() {
         )
         .expect_err("denied");
     assert!(denied.message.contains("kms:Verify"), "{}", denied.message);
-    disable(&engine, &ecc);
+    kms.disable(&ecc);
     assert_eq!(
         call(sign_request(&ecc, b"m", None, "ECDSA_SHA_256"))
             .expect_err("disabled")
@@ -1004,8 +899,9 @@ fn sign_and_verify_errors() {
 
 #[test]
 fn get_public_key_of_asymmetric_keys_only() {
-    let (engine, sink) = engine();
-    let rsa = create(&engine, "RSA_2048", "ENCRYPT_DECRYPT");
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let rsa = kms.create_key("RSA_2048", "ENCRYPT_DECRYPT");
     let r = engine
         .call::<GetPublicKey>(
             &admin(),
@@ -1034,9 +930,12 @@ fn get_public_key_of_asymmetric_keys_only() {
     );
     let event = last(&sink);
     assert_crypto_record(&event, "GetPublicKey", &rsa, None);
-    assert_eq!(record(&event)["requestParameters"], json!({"keyId": rsa}));
+    assert_eq!(
+        record_json(&event)["requestParameters"],
+        json!({"keyId": rsa})
+    );
 
-    let ecc = create(&engine, "ECC_NIST_P384", "SIGN_VERIFY");
+    let ecc = kms.create_key("ECC_NIST_P384", "SIGN_VERIFY");
     let e = engine
         .call::<GetPublicKey>(
             &admin(),
@@ -1054,7 +953,7 @@ fn get_public_key_of_asymmetric_keys_only() {
         "{wire}"
     );
 
-    let sym = symmetric(&engine);
+    let sym = kms.symmetric();
     let err = engine
         .call::<GetPublicKey>(
             &admin(),
@@ -1082,7 +981,7 @@ fn get_public_key_of_asymmetric_keys_only() {
         "{}",
         denied.message
     );
-    disable(&engine, &rsa);
+    kms.disable(&rsa);
     let err = engine
         .call::<GetPublicKey>(
             &admin(),
@@ -1098,9 +997,10 @@ fn get_public_key_of_asymmetric_keys_only() {
 
 #[test]
 fn generate_and_verify_mac() {
-    let (engine, sink) = engine();
-    let hmac = create(&engine, "HMAC_256", "GENERATE_VERIFY_MAC");
-    let material = material_id(&engine, &hmac);
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let hmac = kms.create_key("HMAC_256", "GENERATE_VERIFY_MAC");
+    let material = kms.material_id(&hmac);
     let message = b"a message to authenticate";
     let r = engine
         .call::<GenerateMac>(
@@ -1118,7 +1018,7 @@ fn generate_and_verify_mac() {
     let event = last(&sink);
     assert_crypto_record(&event, "GenerateMac", &hmac, Some(&material));
     assert_eq!(
-        record(&event)["requestParameters"],
+        record_json(&event)["requestParameters"],
         json!({"keyId": hmac, "macAlgorithm": "HMAC_SHA_256"})
     );
     assert_no_secrets(&event, &[message, r.mac.bytes()]);
@@ -1178,7 +1078,7 @@ fn generate_and_verify_mac() {
             },
         )
     };
-    let sym = symmetric(&engine);
+    let sym = kms.symmetric();
     assert_eq!(
         generate(&admin(), &sym).expect_err("symmetric").kind,
         KmsErrorKind::InvalidKeyUsage
@@ -1189,13 +1089,12 @@ fn generate_and_verify_mac() {
         "{}",
         denied.message
     );
-    let missing =
-        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000");
+    let missing = missing_key();
     assert_eq!(
         generate(&admin(), &missing).expect_err("missing").kind,
         KmsErrorKind::NotFound
     );
-    disable(&engine, &hmac);
+    kms.disable(&hmac);
     assert_eq!(
         generate(&admin(), &hmac).expect_err("disabled").kind,
         KmsErrorKind::Disabled
@@ -1210,9 +1109,10 @@ fn generate_and_verify_mac() {
 
 #[test]
 fn rsa_encrypt_and_decrypt() {
-    let (engine, sink) = engine();
-    let rsa = create(&engine, "RSA_2048", "ENCRYPT_DECRYPT");
-    let material = material_id(&engine, &rsa);
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let rsa = kms.create_key("RSA_2048", "ENCRYPT_DECRYPT");
+    let material = kms.material_id(&rsa);
     let secret = b"an RSA-protected secret";
     for algorithm in ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"] {
         let r = encrypt(&engine, &rsa, secret, None, Some(algorithm)).expect("encrypt");
@@ -1221,7 +1121,7 @@ fn rsa_encrypt_and_decrypt() {
         let event = last(&sink);
         assert_crypto_record(&event, "Encrypt", &rsa, Some(&material));
         assert_eq!(
-            record(&event)["requestParameters"],
+            record_json(&event)["requestParameters"],
             json!({"keyId": rsa, "encryptionAlgorithm": algorithm})
         );
         assert_no_secrets(&event, &[secret, r.ciphertext_blob.bytes()]);
@@ -1238,7 +1138,7 @@ fn rsa_encrypt_and_decrypt() {
         let event = last(&sink);
         assert_crypto_record(&event, "Decrypt", &rsa, Some(&material));
         assert_eq!(
-            record(&event)["requestParameters"],
+            record_json(&event)["requestParameters"],
             json!({"keyId": rsa, "encryptionAlgorithm": algorithm})
         );
         assert_no_secrets(&event, &[secret, r.ciphertext_blob.bytes()]);
@@ -1310,14 +1210,14 @@ fn rsa_encrypt_and_decrypt() {
             .kind,
         KmsErrorKind::Validation
     );
-    let sym = symmetric(&engine);
+    let sym = kms.symmetric();
     assert_eq!(
         encrypt(&engine, &sym, secret, None, Some("RSAES_OAEP_SHA_1"))
             .expect_err("oaep on aes")
             .kind,
         KmsErrorKind::InvalidKeyUsage
     );
-    let signing = create(&engine, "RSA_2048", "SIGN_VERIFY");
+    let signing = kms.create_key("RSA_2048", "SIGN_VERIFY");
     assert_eq!(
         encrypt(&engine, &signing, secret, None, Some("RSAES_OAEP_SHA_1"))
             .expect_err("sign key")
@@ -1335,14 +1235,14 @@ fn rsa_encrypt_and_decrypt() {
             .bytes(),
         secret
     );
-    let other = symmetric(&engine);
+    let other = kms.symmetric();
     assert_eq!(
         decrypt(&engine, sym_blob.bytes(), None, Some(&other), None)
             .expect_err("other key")
             .kind,
         KmsErrorKind::IncorrectKey
     );
-    disable(&engine, &rsa);
+    kms.disable(&rsa);
     assert_eq!(
         decrypt(
             &engine,

@@ -3,27 +3,20 @@
 //! `DeleteImportedKeyMaterial`) through the engine: behaviour, errors, and the CloudTrail
 //! record of every call.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aws_lc_rs::rsa::{
-    OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
-};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use chrono::{DateTime, Duration, Utc};
-use kms_audit::kms::audit::{record_bytes, AuditEvent, AuditSink, CallerIdentity, MemorySink};
-use kms_audit::kms::engine::clock::SimulatedClock;
-use kms_audit::kms::engine::error::{KmsError, KmsErrorKind};
+use chrono::Duration;
+use kms_audit::kms::audit::{CallerIdentity, MemorySink};
+use kms_audit::kms::engine::error::KmsErrorKind;
 use kms_audit::kms::engine::ops::blob::Blob;
 use kms_audit::kms::engine::ops::create_grant::{self, Constraints, CreateGrant};
-use kms_audit::kms::engine::ops::create_key::{self, CreateKey};
-use kms_audit::kms::engine::ops::decrypt::{self, Decrypt};
 use kms_audit::kms::engine::ops::describe_key::{self, DescribeKey};
-use kms_audit::kms::engine::ops::encrypt::{self, Encrypt};
 use kms_audit::kms::engine::ops::import_key_material::{
     DeleteImportedKeyMaterial, GetParametersForImport, ImportKeyMaterial, ImportRequest,
-    KeyRequest, ParametersRequest, ParametersResponse,
+    KeyRequest, ParametersRequest,
 };
 use kms_audit::kms::engine::ops::list_grants::{
     self, ListGrants, ListRetirableGrants, RetirableRequest,
@@ -31,126 +24,29 @@ use kms_audit::kms::engine::ops::list_grants::{
 use kms_audit::kms::engine::ops::retire_grant::{
     RetireGrant, RetireRequest, RevokeGrant, RevokeRequest,
 };
-use kms_audit::kms::engine::ops::schedule_key_deletion::{self, ScheduleKeyDeletion};
-use kms_audit::kms::engine::{Caller, Engine, EngineConfig};
+use kms_audit::kms::engine::{Caller, Engine};
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "us-east-1";
-
-fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-01-01T09:00:00Z")
-        .expect("date")
-        .with_timezone(&Utc)
-}
-
-fn user(name: &str) -> Caller {
-    Caller {
-        identity: CallerIdentity::iam_user(ACCOUNT, name),
-        principal: format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
-        account: ACCOUNT.into(),
-        org_id: None,
-        source_ip: "192.0.2.10".into(),
-        user_agent: "aws-cli/2.15.0".into(),
-        via_service: None,
-    }
-}
-
-fn admin() -> Caller {
-    user("admin")
-}
-
-/// No key policy statement nor identity policy names it.
-fn app() -> Caller {
-    user("app")
-}
-
-fn arn_of(name: &str) -> String {
-    format!("arn:aws:iam::{ACCOUNT}:user/{name}")
-}
+use common::{
+    admin, app, assert_no_secrets, check_record, epoch, last, missing_key, setup, start, user,
+    user_arn, wrap, Kms, ACCOUNT, REGION,
+};
 
 /// `admin` may do anything in KMS; `granter` may create grants only for AWS resources and only
 /// for `Decrypt`; `app` and `ops` have no identity policy.
-fn engine() -> (Engine, Arc<SimulatedClock>, Arc<MemorySink>) {
-    let sink = Arc::new(MemorySink::default());
-    let clock = Arc::new(SimulatedClock::new(start()));
-    let mut identity_policies = BTreeMap::new();
-    identity_policies.insert(
-        arn_of("admin"),
-        vec![r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#.to_owned()],
-    );
-    identity_policies.insert(
-        arn_of("granter"),
-        vec![r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:CreateGrant","Resource":"*",
+fn kms() -> Kms<MemorySink> {
+    setup()
+        .policy(
+            &user_arn("granter"),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:CreateGrant","Resource":"*",
             "Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"},
-                         "ForAllValues:StringEquals":{"kms:GrantOperations":["Decrypt"]}}}]}"#
-            .to_owned()],
-    );
-    let config = EngineConfig {
-        identity_policies,
-        seed: Some(11),
-    };
-    let engine =
-        Engine::new(clock.clone(), sink.clone() as Arc<dyn AuditSink>, config).expect("engine");
-    (engine, clock, sink)
-}
-
-fn create(engine: &Engine, origin: Option<&str>) -> String {
-    let request = create_key::Request {
-        origin: origin.map(str::to_owned),
-        ..create_key::Request::default()
-    };
-    engine
-        .call::<CreateKey>(&admin(), REGION, request)
-        .expect("create")
-        .key_metadata
-        .arn
+                         "ForAllValues:StringEquals":{"kms:GrantOperations":["Decrypt"]}}}]}"#,
+        )
+        .memory()
 }
 
 fn context(purpose: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([("purpose".to_owned(), purpose.to_owned())])
-}
-
-fn encrypt(
-    engine: &Engine,
-    caller: &Caller,
-    key: &str,
-    purpose: &str,
-) -> Result<Vec<u8>, KmsError> {
-    engine
-        .call::<Encrypt>(
-            caller,
-            REGION,
-            encrypt::Request {
-                key_id: key.into(),
-                plaintext: Blob::new(PLAINTEXT.to_vec()),
-                encryption_context: Some(context(purpose)),
-                grant_tokens: vec![],
-                encryption_algorithm: None,
-            },
-        )
-        .map(|r| r.ciphertext_blob.bytes().to_vec())
-}
-
-fn decrypt(
-    engine: &Engine,
-    caller: &Caller,
-    blob: &[u8],
-    purpose: &str,
-) -> Result<Vec<u8>, KmsError> {
-    engine
-        .call::<Decrypt>(
-            caller,
-            REGION,
-            decrypt::Request {
-                ciphertext_blob: Blob::new(blob.to_vec()),
-                encryption_context: Some(context(purpose)),
-                grant_tokens: vec![],
-                key_id: None,
-                encryption_algorithm: None,
-            },
-        )
-        .map(|r| r.plaintext.bytes().to_vec())
+    common::context(&[("purpose", purpose)])
 }
 
 const PLAINTEXT: &[u8] = b"grant-protected plaintext";
@@ -164,61 +60,22 @@ fn grant_request(key: &str, grantee: &str, operations: &[&str]) -> create_grant:
     }
 }
 
-fn last(sink: &MemorySink) -> AuditEvent {
-    sink.events().last().cloned().expect("a record")
-}
-
-/// Checks the common members of a successful API-call record.
-fn check_record(event: &AuditEvent, name: &str, read_only: bool, key: Option<&str>) {
-    assert_eq!(event.event_name, name);
-    assert_eq!(event.read_only, read_only, "{name} readOnly");
-    assert_eq!(event.error_code, None, "{name}: {:?}", event.error_message);
-    let resources: Vec<&str> = event.resources.iter().map(|r| r.arn.as_str()).collect();
-    assert_eq!(
-        resources,
-        key.into_iter().collect::<Vec<_>>(),
-        "{name} resources"
-    );
-}
-
-/// The serialized record holds none of `secrets`, raw or base64.
-fn assert_no_secrets(event: &AuditEvent, secrets: &[&[u8]]) {
-    let bytes = record_bytes(event).expect("record");
-    let text = String::from_utf8_lossy(&bytes).to_string();
-    for secret in secrets {
-        let encoded = STANDARD.encode(secret);
-        assert!(
-            !text.contains(&encoded),
-            "{} leaks a secret (base64)",
-            event.event_name
-        );
-        assert!(
-            bytes.windows(secret.len()).all(|w| w != *secret),
-            "{} leaks a secret (raw)",
-            event.event_name
-        );
-        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-        assert!(
-            !text.contains(&hex),
-            "{} leaks a secret (hex)",
-            event.event_name
-        );
-    }
-}
-
 #[test]
 fn a_grant_authorizes_the_grantee_within_its_operations_and_constraints_until_revoked() {
-    let (engine, _, sink) = engine();
-    let key = create(&engine, None);
-    let denied = encrypt(&engine, &app(), &key, "test").expect_err("no permission yet");
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let key = kms.symmetric();
+    let denied = kms
+        .encrypt_for(&app(), &key, PLAINTEXT, "test")
+        .expect_err("no permission yet");
     assert_eq!(denied.kind, KmsErrorKind::AccessDenied);
 
-    let mut request = grant_request(&key, &arn_of("app"), &["Encrypt", "Decrypt"]);
+    let mut request = grant_request(&key, &user_arn("app"), &["Encrypt", "Decrypt"]);
     request.constraints = Some(Constraints {
         encryption_context_subset: Some(context("test")),
         encryption_context_equals: None,
     });
-    request.retiring_principal = Some(arn_of("ops"));
+    request.retiring_principal = Some(user_arn("ops"));
     let created = engine
         .call::<CreateGrant>(&admin(), REGION, request)
         .expect("create grant");
@@ -229,13 +86,13 @@ fn a_grant_authorizes_the_grantee_within_its_operations_and_constraints_until_re
         .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     assert!(!created.grant_token.is_empty());
     let record = last(&sink);
-    check_record(&record, "CreateGrant", false, Some(&key));
+    check_record(&record, "CreateGrant", false, &[&key]);
     assert_eq!(
         record.request_parameters,
         json!({
             "keyId": key,
-            "granteePrincipal": arn_of("app"),
-            "retiringPrincipal": arn_of("ops"),
+            "granteePrincipal": user_arn("app"),
+            "retiringPrincipal": user_arn("ops"),
             "operations": ["Encrypt", "Decrypt"],
             "constraints": {"encryptionContextSubset": {"purpose": "test"}},
         })
@@ -247,20 +104,25 @@ fn a_grant_authorizes_the_grantee_within_its_operations_and_constraints_until_re
     assert_no_secrets(&record, &[created.grant_token.as_bytes()]);
 
     // Within the grant: the operations it lists, with the context it requires.
-    let blob = encrypt(&engine, &app(), &key, "test").expect("granted encrypt");
+    let blob = kms
+        .encrypt_for(&app(), &key, PLAINTEXT, "test")
+        .expect("granted encrypt");
     let record = last(&sink);
-    check_record(&record, "Encrypt", true, Some(&key));
+    check_record(&record, "Encrypt", true, &[&key]);
     assert!(record
         .additional_event_data
         .as_ref()
         .and_then(|d| d.get("keyMaterialId"))
         .is_some());
     assert_eq!(
-        decrypt(&engine, &app(), &blob, "test").expect("granted decrypt"),
+        kms.decrypt_for(&app(), &blob, "test")
+            .expect("granted decrypt"),
         PLAINTEXT
     );
     // Outside it: another context, an operation it does not list.
-    let wrong_context = encrypt(&engine, &app(), &key, "other").expect_err("constraint");
+    let wrong_context = kms
+        .encrypt_for(&app(), &key, PLAINTEXT, "other")
+        .expect_err("constraint");
     assert_eq!(wrong_context.kind, KmsErrorKind::AccessDenied);
     assert_eq!(
         last(&sink).error_code.as_deref(),
@@ -289,7 +151,7 @@ fn a_grant_authorizes_the_grantee_within_its_operations_and_constraints_until_re
         )
         .expect("revoke");
     let record = last(&sink);
-    check_record(&record, "RevokeGrant", false, Some(&key));
+    check_record(&record, "RevokeGrant", false, &[&key]);
     assert_eq!(
         record.request_parameters,
         json!({ "keyId": key, "grantId": created.grant_id })
@@ -297,13 +159,13 @@ fn a_grant_authorizes_the_grantee_within_its_operations_and_constraints_until_re
     assert_eq!(record.response_elements, Some(json!({ "keyId": key })));
     assert_no_secrets(&record, &[created.grant_token.as_bytes()]);
     assert_eq!(
-        encrypt(&engine, &app(), &key, "test")
+        kms.encrypt_for(&app(), &key, PLAINTEXT, "test")
             .expect_err("revoked")
             .kind,
         KmsErrorKind::AccessDenied
     );
     assert_eq!(
-        decrypt(&engine, &app(), &blob, "test")
+        kms.decrypt_for(&app(), &blob, "test")
             .expect_err("revoked")
             .kind,
         KmsErrorKind::AccessDenied
@@ -334,13 +196,14 @@ fn a_grant_authorizes_the_grantee_within_its_operations_and_constraints_until_re
 
 #[test]
 fn create_grant_validates_and_authorizes_with_grant_condition_keys() {
-    let (engine, _, sink) = engine();
-    let key = create(&engine, None);
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let key = kms.symmetric();
     let bad_operation = engine
         .call::<CreateGrant>(
             &admin(),
             REGION,
-            grant_request(&key, &arn_of("app"), &["Decrypt", "Fly"]),
+            grant_request(&key, &user_arn("app"), &["Decrypt", "Fly"]),
         )
         .expect_err("not a GrantOperation");
     assert_eq!(bad_operation.kind, KmsErrorKind::Validation);
@@ -352,7 +215,7 @@ fn create_grant_validates_and_authorizes_with_grant_condition_keys() {
         bad_operation.message
     );
     let no_operation = engine
-        .call::<CreateGrant>(&admin(), REGION, grant_request(&key, &arn_of("app"), &[]))
+        .call::<CreateGrant>(&admin(), REGION, grant_request(&key, &user_arn("app"), &[]))
         .expect_err("empty");
     assert_eq!(no_operation.kind, KmsErrorKind::Validation);
     let no_grantee = engine
@@ -363,7 +226,7 @@ fn create_grant_validates_and_authorizes_with_grant_condition_keys() {
         "{}",
         no_grantee.message
     );
-    let mut bad_name = grant_request(&key, &arn_of("app"), &["Decrypt"]);
+    let mut bad_name = grant_request(&key, &user_arn("app"), &["Decrypt"]);
     bad_name.name = Some("has space".into());
     assert_eq!(
         engine
@@ -372,20 +235,19 @@ fn create_grant_validates_and_authorizes_with_grant_condition_keys() {
             .kind,
         KmsErrorKind::Validation
     );
-    let missing =
-        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000000");
+    let missing = missing_key();
     let not_found = engine
         .call::<CreateGrant>(
             &admin(),
             REGION,
-            grant_request(&missing, &arn_of("app"), &["Decrypt"]),
+            grant_request(&missing, &user_arn("app"), &["Decrypt"]),
         )
         .expect_err("no key");
     assert_eq!(not_found.kind, KmsErrorKind::NotFound);
     assert_eq!(last(&sink).error_code.as_deref(), Some("NotFoundException"));
 
     // The same name and terms give the same grant.
-    let mut named = grant_request(&key, &arn_of("app"), &["Decrypt"]);
+    let mut named = grant_request(&key, &user_arn("app"), &["Decrypt"]);
     named.name = Some("app-decrypt".into());
     let first = engine
         .call::<CreateGrant>(&admin(), REGION, named.clone())
@@ -402,7 +264,7 @@ fn create_grant_validates_and_authorizes_with_grant_condition_keys() {
         .call::<CreateGrant>(
             &granter,
             REGION,
-            grant_request(&key, &arn_of("app"), &["Decrypt"]),
+            grant_request(&key, &user_arn("app"), &["Decrypt"]),
         )
         .expect_err("not for an AWS resource");
     assert_eq!(direct.kind, KmsErrorKind::AccessDenied);
@@ -419,7 +281,7 @@ fn create_grant_validates_and_authorizes_with_grant_condition_keys() {
         .call::<CreateGrant>(
             &via_ec2,
             REGION,
-            grant_request(&key, &arn_of("app"), &["Decrypt"]),
+            grant_request(&key, &user_arn("app"), &["Decrypt"]),
         )
         .expect("via EC2, Decrypt only");
     // kms:GrantOperations: every listed operation must be allowed.
@@ -427,26 +289,17 @@ fn create_grant_validates_and_authorizes_with_grant_condition_keys() {
         .call::<CreateGrant>(
             &via_ec2,
             REGION,
-            grant_request(&key, &arn_of("app"), &["Decrypt", "Encrypt"]),
+            grant_request(&key, &user_arn("app"), &["Decrypt", "Encrypt"]),
         )
         .expect_err("Encrypt is not allowed");
     assert_eq!(too_much.kind, KmsErrorKind::AccessDenied);
 
-    engine
-        .call::<ScheduleKeyDeletion>(
-            &admin(),
-            REGION,
-            schedule_key_deletion::Request {
-                key_id: key.clone(),
-                pending_window_in_days: None,
-            },
-        )
-        .expect("schedule");
+    kms.schedule_deletion(&key, None);
     let pending = engine
         .call::<CreateGrant>(
             &admin(),
             REGION,
-            grant_request(&key, &arn_of("app"), &["Decrypt"]),
+            grant_request(&key, &user_arn("app"), &["Decrypt"]),
         )
         .expect_err("pending deletion");
     assert_eq!(pending.kind, KmsErrorKind::InvalidState);
@@ -454,13 +307,14 @@ fn create_grant_validates_and_authorizes_with_grant_condition_keys() {
 
 #[test]
 fn list_grants_pages_and_filters() {
-    let (engine, _, sink) = engine();
-    let key = create(&engine, None);
-    let other_key = create(&engine, None);
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let key = kms.symmetric();
+    let other_key = kms.symmetric();
     let mut ids = Vec::new();
     for grantee in ["app", "app", "ops"] {
-        let mut request = grant_request(&key, &arn_of(grantee), &["Decrypt"]);
-        request.retiring_principal = Some(arn_of("retirer"));
+        let mut request = grant_request(&key, &user_arn(grantee), &["Decrypt"]);
+        request.retiring_principal = Some(user_arn("retirer"));
         ids.push(
             engine
                 .call::<CreateGrant>(&admin(), REGION, request)
@@ -472,7 +326,7 @@ fn list_grants_pages_and_filters() {
         .call::<CreateGrant>(
             &admin(),
             REGION,
-            grant_request(&other_key, &arn_of("app"), &["Encrypt"]),
+            grant_request(&other_key, &user_arn("app"), &["Encrypt"]),
         )
         .expect("grant on another key");
     ids.sort();
@@ -500,7 +354,7 @@ fn list_grants_pages_and_filters() {
     );
     assert_eq!(page1.grants[0].operations, ["Decrypt"]);
     let record = last(&sink);
-    check_record(&record, "ListGrants", true, Some(&key));
+    check_record(&record, "ListGrants", true, &[&key]);
     assert_eq!(
         record.request_parameters,
         json!({ "keyId": key, "limit": 2 })
@@ -521,7 +375,7 @@ fn list_grants_pages_and_filters() {
     );
     let by_grantee = list(list_grants::Request {
         key_id: key.clone(),
-        grantee_principal: Some(arn_of("ops")),
+        grantee_principal: Some(user_arn("ops")),
         ..Default::default()
     })
     .expect("grantee");
@@ -566,8 +420,7 @@ fn list_grants_pages_and_filters() {
         )
         .expect_err("app");
     assert_eq!(denied.kind, KmsErrorKind::AccessDenied);
-    let missing =
-        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000000");
+    let missing = missing_key();
     assert_eq!(
         list(list_grants::Request {
             key_id: missing,
@@ -583,7 +436,7 @@ fn list_grants_pages_and_filters() {
             &admin(),
             REGION,
             RetirableRequest {
-                retiring_principal: arn_of("retirer"),
+                retiring_principal: user_arn("retirer"),
                 limit: None,
                 marker: None,
             },
@@ -592,17 +445,17 @@ fn list_grants_pages_and_filters() {
     assert_eq!(retirable.grants.len(), 3);
     assert!(!retirable.truncated);
     let record = last(&sink);
-    check_record(&record, "ListRetirableGrants", true, None);
+    check_record(&record, "ListRetirableGrants", true, &[]);
     assert_eq!(
         record.request_parameters,
-        json!({ "retiringPrincipal": arn_of("retirer") })
+        json!({ "retiringPrincipal": user_arn("retirer") })
     );
     let none = engine
         .call::<ListRetirableGrants>(
             &admin(),
             REGION,
             RetirableRequest {
-                retiring_principal: arn_of("nobody"),
+                retiring_principal: user_arn("nobody"),
                 limit: None,
                 marker: None,
             },
@@ -626,10 +479,11 @@ fn list_grants_pages_and_filters() {
 
 #[test]
 fn retire_grant_is_for_the_principals_the_grant_names() {
-    let (engine, _, sink) = engine();
-    let key = create(&engine, None);
-    let mut request = grant_request(&key, &arn_of("app"), &["Encrypt"]);
-    request.retiring_principal = Some(arn_of("ops"));
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let key = kms.symmetric();
+    let mut request = grant_request(&key, &user_arn("app"), &["Encrypt"]);
+    request.retiring_principal = Some(user_arn("ops"));
     let by_ops = engine
         .call::<CreateGrant>(&admin(), REGION, request)
         .expect("grant");
@@ -666,7 +520,7 @@ fn retire_grant_is_for_the_principals_the_grant_names() {
         )
         .expect("retire by token");
     let record = last(&sink);
-    check_record(&record, "RetireGrant", false, Some(&key));
+    check_record(&record, "RetireGrant", false, &[&key]);
     assert_eq!(record.request_parameters, Value::Null);
     assert_eq!(record.response_elements, Some(json!({ "keyId": key })));
     assert_eq!(
@@ -702,7 +556,7 @@ fn retire_grant_is_for_the_principals_the_grant_names() {
         .call::<CreateGrant>(
             &admin(),
             REGION,
-            grant_request(&key, &arn_of("app"), &["Encrypt", "RetireGrant"]),
+            grant_request(&key, &user_arn("app"), &["Encrypt", "RetireGrant"]),
         )
         .expect("grant");
     engine
@@ -717,7 +571,7 @@ fn retire_grant_is_for_the_principals_the_grant_names() {
         )
         .expect("grantee retires");
     let record = last(&sink);
-    check_record(&record, "RetireGrant", false, Some(&key));
+    check_record(&record, "RetireGrant", false, &[&key]);
     assert_eq!(
         record.request_parameters,
         json!({ "keyId": key, "grantId": self_retiring.grant_id })
@@ -732,7 +586,7 @@ fn retire_grant_is_for_the_principals_the_grant_names() {
         .call::<CreateGrant>(
             &admin(),
             REGION,
-            grant_request(&key, &arn_of("app"), &["Encrypt"]),
+            grant_request(&key, &user_arn("app"), &["Encrypt"]),
         )
         .expect("grant");
     let root = Caller {
@@ -780,98 +634,22 @@ fn retire_grant_is_for_the_principals_the_grant_names() {
     assert_eq!(unknown.kind, KmsErrorKind::NotFound);
 }
 
-/// Wraps `material` for import with the public key and algorithm of `parameters`.
-fn wrap(parameters: &ParametersResponse, sha256: bool, material: &[u8]) -> Vec<u8> {
-    let public = OaepPublicEncryptingKey::new(
-        PublicEncryptingKey::from_der(parameters.public_key.bytes()).expect("public key"),
-    )
-    .expect("oaep");
-    let mut out = vec![0; public.ciphertext_size()];
-    let oaep = if sha256 {
-        &OAEP_SHA256_MGF1SHA256
-    } else {
-        &OAEP_SHA1_MGF1SHA1
-    };
-    public
-        .encrypt(oaep, material, &mut out, None)
-        .expect("wrap")
-        .to_vec()
-}
-
-fn parameters(engine: &Engine, key: &str, algorithm: &str) -> Result<ParametersResponse, KmsError> {
-    engine.call::<GetParametersForImport>(
-        &admin(),
-        REGION,
-        ParametersRequest {
-            key_id: key.into(),
-            wrapping_algorithm: algorithm.into(),
-            wrapping_key_spec: "RSA_2048".into(),
-        },
-    )
-}
-
-#[allow(clippy::cast_precision_loss)]
-fn epoch(t: DateTime<Utc>) -> f64 {
-    t.timestamp() as f64
-}
-
-fn import(
-    engine: &Engine,
-    key: &str,
-    params: &ParametersResponse,
-    wrapped: Vec<u8>,
-    valid_to: Option<DateTime<Utc>>,
-) -> Result<(), KmsError> {
-    engine
-        .call::<ImportKeyMaterial>(
-            &admin(),
-            REGION,
-            ImportRequest {
-                key_id: key.into(),
-                import_token: params.import_token.clone(),
-                encrypted_key_material: Blob::new(wrapped),
-                valid_to: valid_to.map(epoch),
-                expiration_model: Some(
-                    if valid_to.is_some() {
-                        "KEY_MATERIAL_EXPIRES"
-                    } else {
-                        "KEY_MATERIAL_DOES_NOT_EXPIRE"
-                    }
-                    .into(),
-                ),
-            },
-        )
-        .map(|_| ())
-}
-
-fn key_state(engine: &Engine, key: &str) -> String {
-    engine
-        .call::<DescribeKey>(
-            &admin(),
-            REGION,
-            describe_key::Request {
-                key_id: key.into(),
-                grant_tokens: vec![],
-            },
-        )
-        .expect("describe")
-        .key_metadata
-        .key_state
-}
-
 #[test]
 fn imported_material_enables_the_key_and_expires_on_the_clock() {
-    let (engine, clock, sink) = engine();
-    let key = create(&engine, Some("EXTERNAL"));
-    assert_eq!(key_state(&engine, &key), "PendingImport");
+    let kms = kms();
+    let (engine, clock, sink) = (&kms.engine, &kms.clock, &*kms.sink);
+    let key = kms.external();
+    assert_eq!(kms.describe(&key).key_state, "PendingImport");
     assert_eq!(
-        encrypt(&engine, &admin(), &key, "test")
+        kms.encrypt_for(&admin(), &key, PLAINTEXT, "test")
             .expect_err("no material")
             .kind,
         KmsErrorKind::InvalidState
     );
 
-    let bad = parameters(&engine, &key, "RSAES_PKCS1_V1_5").expect_err("unsupported algorithm");
+    let bad = kms
+        .import_parameters(&key, "RSAES_PKCS1_V1_5")
+        .expect_err("unsupported algorithm");
     assert_eq!(bad.kind, KmsErrorKind::Validation);
     assert!(
         bad.message.contains("'wrappingAlgorithm'") && bad.message.contains("RSAES_OAEP_SHA_256"),
@@ -890,9 +668,9 @@ fn imported_material_enables_the_key_and_expires_on_the_clock() {
         )
         .expect_err("spec");
     assert_eq!(bad_spec.kind, KmsErrorKind::Validation);
-    let kms_key = create(&engine, None);
+    let kms_key = kms.symmetric();
     assert_eq!(
-        parameters(&engine, &kms_key, "RSAES_OAEP_SHA_256")
+        kms.import_parameters(&kms_key, "RSAES_OAEP_SHA_256")
             .expect_err("AWS_KMS origin")
             .kind,
         KmsErrorKind::UnsupportedOperation
@@ -910,11 +688,13 @@ fn imported_material_enables_the_key_and_expires_on_the_clock() {
         .expect_err("app");
     assert_eq!(denied.kind, KmsErrorKind::AccessDenied);
 
-    let params = parameters(&engine, &key, "RSAES_OAEP_SHA_256").expect("parameters");
+    let params = kms
+        .import_parameters(&key, "RSAES_OAEP_SHA_256")
+        .expect("parameters");
     assert_eq!(params.key_id, key);
     assert!((params.parameters_valid_to - epoch(start() + Duration::hours(24))).abs() < 1.0);
     let record = last(&sink);
-    check_record(&record, "GetParametersForImport", true, Some(&key));
+    check_record(&record, "GetParametersForImport", true, &[&key]);
     assert_eq!(
         record.request_parameters,
         json!({ "keyId": key, "wrappingAlgorithm": "RSAES_OAEP_SHA_256", "wrappingKeySpec": "RSA_2048" })
@@ -936,25 +716,25 @@ fn imported_material_enables_the_key_and_expires_on_the_clock() {
                 encrypted_key_material: Blob::new(wrap(&params, true, &material)),
                 valid_to: None,
                 expiration_model: Some("KEY_MATERIAL_EXPIRES".into()),
+                ..ImportRequest::default()
             },
         )
         .expect_err("ValidTo is required");
     assert_eq!(missing_valid_to.kind, KmsErrorKind::Validation);
     let valid_to = start() + Duration::days(10);
-    let wrong_algorithm = import(
-        &engine,
-        &key,
-        &params,
-        wrap(&params, false, &material),
-        Some(valid_to),
-    )
-    .expect_err("SHA-1 wrap");
+    let wrong_algorithm = kms
+        .import(
+            &key,
+            &params,
+            wrap(&params, false, &material),
+            Some(valid_to),
+        )
+        .expect_err("SHA-1 wrap");
     assert_eq!(wrong_algorithm.kind, KmsErrorKind::InvalidCiphertext);
     let mut forged = params.clone();
     forged.import_token = Blob::new(vec![7; 64]);
     assert_eq!(
-        import(
-            &engine,
+        kms.import(
             &key,
             &forged,
             wrap(&params, true, &material),
@@ -965,8 +745,7 @@ fn imported_material_enables_the_key_and_expires_on_the_clock() {
         KmsErrorKind::InvalidImportToken
     );
     assert_eq!(
-        import(
-            &engine,
+        kms.import(
             &key,
             &params,
             wrap(&params, true, &[1u8; 16]),
@@ -978,35 +757,41 @@ fn imported_material_enables_the_key_and_expires_on_the_clock() {
     );
 
     let wrapped = wrap(&params, true, &material);
-    import(&engine, &key, &params, wrapped.clone(), Some(valid_to)).expect("import");
+    kms.import(&key, &params, wrapped.clone(), Some(valid_to))
+        .expect("import");
     let record = last(&sink);
-    check_record(&record, "ImportKeyMaterial", false, Some(&key));
+    check_record(&record, "ImportKeyMaterial", false, &[&key]);
     assert_eq!(
         record.request_parameters,
         json!({ "keyId": key, "validTo": "Jan 11, 2026, 9:00:00 AM", "expirationModel": "KEY_MATERIAL_EXPIRES" })
     );
-    assert_eq!(record.response_elements, Some(json!({ "keyId": key })));
+    // The 2025 record also names the imported material (reference §2.3).
+    assert_eq!(
+        record.response_elements,
+        Some(json!({ "keyId": key, "keyMaterialId": kms.material_id(&key) }))
+    );
     assert_no_secrets(&record, &[&material, &wrapped, params.import_token.bytes()]);
-    assert_eq!(key_state(&engine, &key), "Enabled");
-    let blob = encrypt(&engine, &admin(), &key, "test").expect("encrypt with imported material");
+    assert_eq!(kms.describe(&key).key_state, "Enabled");
+    let blob = kms
+        .encrypt_for(&admin(), &key, PLAINTEXT, "test")
+        .expect("encrypt with imported material");
     assert_no_secrets(&last(&sink), &[&material, PLAINTEXT]);
     assert_eq!(
-        decrypt(&engine, &admin(), &blob, "test").expect("decrypt"),
+        kms.decrypt_for(&admin(), &blob, "test").expect("decrypt"),
         PLAINTEXT
     );
 
     // Key material never changes: other material is refused, the same is accepted.
-    let other = import(
-        &engine,
-        &key,
-        &params,
-        wrap(&params, true, &[0x11u8; 32]),
-        Some(valid_to),
-    )
-    .expect_err("different");
+    let other = kms
+        .import(
+            &key,
+            &params,
+            wrap(&params, true, &[0x11u8; 32]),
+            Some(valid_to),
+        )
+        .expect_err("different");
     assert_eq!(other.kind, KmsErrorKind::IncorrectKeyMaterial);
-    import(
-        &engine,
+    kms.import(
         &key,
         &params,
         wrap(&params, true, &material),
@@ -1022,9 +807,9 @@ fn imported_material_enables_the_key_and_expires_on_the_clock() {
         expired.service_event_details,
         Some(json!({ "keyId": key.rsplit('/').next().expect("id") }))
     );
-    assert_eq!(key_state(&engine, &key), "PendingImport");
+    assert_eq!(kms.describe(&key).key_state, "PendingImport");
     assert_eq!(
-        encrypt(&engine, &admin(), &key, "test")
+        kms.encrypt_for(&admin(), &key, PLAINTEXT, "test")
             .expect_err("expired")
             .kind,
         KmsErrorKind::InvalidState
@@ -1036,7 +821,8 @@ fn imported_material_enables_the_key_and_expires_on_the_clock() {
     assert_eq!(engine.run_due().expect("nothing more"), 0);
 
     // The token itself expired after 24 hours.
-    let late = import(&engine, &key, &params, wrap(&params, true, &material), None)
+    let late = kms
+        .import(&key, &params, wrap(&params, true, &material), None)
         .expect_err("token expired");
     assert_eq!(late.kind, KmsErrorKind::ExpiredImportToken);
     // Fresh parameters (SHA-1 this time, a 3072-bit wrapping key) bring the same material back.
@@ -1051,7 +837,7 @@ fn imported_material_enables_the_key_and_expires_on_the_clock() {
             },
         )
         .expect("fresh parameters");
-    import(&engine, &key, &fresh, wrap(&fresh, false, &material), None)
+    kms.import(&key, &fresh, wrap(&fresh, false, &material), None)
         .expect("reimport, no expiry");
     let record = last(&sink);
     assert_eq!(
@@ -1059,7 +845,8 @@ fn imported_material_enables_the_key_and_expires_on_the_clock() {
         json!({ "keyId": key, "expirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE" })
     );
     assert_eq!(
-        decrypt(&engine, &admin(), &blob, "test").expect("old ciphertext"),
+        kms.decrypt_for(&admin(), &blob, "test")
+            .expect("old ciphertext"),
         PLAINTEXT
     );
     assert_eq!(engine.snapshot().expect("state").keys[&key].valid_to, None);
@@ -1067,8 +854,9 @@ fn imported_material_enables_the_key_and_expires_on_the_clock() {
 
 #[test]
 fn delete_imported_key_material_returns_the_key_to_pending_import() {
-    let (engine, _, sink) = engine();
-    let key = create(&engine, Some("EXTERNAL"));
+    let kms = kms();
+    let (engine, sink) = (&kms.engine, &*kms.sink);
+    let key = kms.external();
     let request = || KeyRequest {
         key_id: key.clone(),
     };
@@ -1076,17 +864,13 @@ fn delete_imported_key_material_returns_the_key_to_pending_import() {
         .call::<DeleteImportedKeyMaterial>(&admin(), REGION, request())
         .expect_err("no material");
     assert_eq!(pending.kind, KmsErrorKind::InvalidState);
-    let params = parameters(&engine, &key, "RSAES_OAEP_SHA_1").expect("parameters");
+    let params = kms
+        .import_parameters(&key, "RSAES_OAEP_SHA_1")
+        .expect("parameters");
     let material = [0x42u8; 32];
-    import(
-        &engine,
-        &key,
-        &params,
-        wrap(&params, false, &material),
-        None,
-    )
-    .expect("import");
-    assert_eq!(key_state(&engine, &key), "Enabled");
+    kms.import(&key, &params, wrap(&params, false, &material), None)
+        .expect("import");
+    assert_eq!(kms.describe(&key).key_state, "Enabled");
 
     let denied = engine
         .call::<DeleteImportedKeyMaterial>(&app(), REGION, request())
@@ -1096,65 +880,43 @@ fn delete_imported_key_material_returns_the_key_to_pending_import() {
         .call::<DeleteImportedKeyMaterial>(&admin(), REGION, request())
         .expect("delete");
     let record = last(&sink);
-    check_record(&record, "DeleteImportedKeyMaterial", false, Some(&key));
+    check_record(&record, "DeleteImportedKeyMaterial", false, &[&key]);
     assert_eq!(record.request_parameters, json!({ "keyId": key }));
     assert_eq!(record.response_elements, Some(json!({ "keyId": key })));
     assert_no_secrets(&record, &[&material]);
-    assert_eq!(key_state(&engine, &key), "PendingImport");
+    assert_eq!(kms.describe(&key).key_state, "PendingImport");
     assert_eq!(
-        encrypt(&engine, &admin(), &key, "test")
+        kms.encrypt_for(&admin(), &key, PLAINTEXT, "test")
             .expect_err("deleted")
             .kind,
         KmsErrorKind::InvalidState
     );
 
-    let kms_key = create(&engine, None);
+    let kms_key = kms.symmetric();
     let unsupported = engine
         .call::<DeleteImportedKeyMaterial>(&admin(), REGION, KeyRequest { key_id: kms_key })
         .expect_err("AWS_KMS origin");
     assert_eq!(unsupported.kind, KmsErrorKind::UnsupportedOperation);
-    let missing =
-        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000000");
+    let missing = missing_key();
     let not_found = engine
         .call::<DeleteImportedKeyMaterial>(&admin(), REGION, KeyRequest { key_id: missing })
         .expect_err("no key");
     assert_eq!(not_found.kind, KmsErrorKind::NotFound);
 
     // Import again (same token, still valid) and schedule deletion: no import while pending.
-    import(
-        &engine,
-        &key,
-        &params,
-        wrap(&params, false, &material),
-        None,
-    )
-    .expect("reimport");
-    engine
-        .call::<ScheduleKeyDeletion>(
-            &admin(),
-            REGION,
-            schedule_key_deletion::Request {
-                key_id: key.clone(),
-                pending_window_in_days: Some(7),
-            },
-        )
-        .expect("schedule");
+    kms.import(&key, &params, wrap(&params, false, &material), None)
+        .expect("reimport");
+    kms.schedule_deletion(&key, Some(7));
     assert_eq!(
-        parameters(&engine, &key, "RSAES_OAEP_SHA_1")
+        kms.import_parameters(&key, "RSAES_OAEP_SHA_1")
             .expect_err("pending deletion")
             .kind,
         KmsErrorKind::InvalidState
     );
     assert_eq!(
-        import(
-            &engine,
-            &key,
-            &params,
-            wrap(&params, false, &material),
-            None
-        )
-        .expect_err("pending deletion")
-        .kind,
+        kms.import(&key, &params, wrap(&params, false, &material), None)
+            .expect_err("pending deletion")
+            .kind,
         KmsErrorKind::InvalidState
     );
 }
@@ -1163,14 +925,14 @@ fn delete_imported_key_material_returns_the_key_to_pending_import() {
 fn the_engine_with_import_parameters_can_be_shared_across_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Engine>();
-    let (engine, _, _) = engine();
-    let key = create(&engine, Some("EXTERNAL"));
-    parameters(&engine, &key, "RSA_AES_KEY_WRAP_SHA_256").expect("key wrap algorithm");
-    let engine = Arc::new(engine);
-    let worker = Arc::clone(&engine);
-    let state = std::thread::spawn(move || key_state(&worker, &key))
+    let kms = Arc::new(kms());
+    let key = kms.external();
+    kms.import_parameters(&key, "RSA_AES_KEY_WRAP_SHA_256")
+        .expect("key wrap algorithm");
+    let worker = Arc::clone(&kms);
+    let state = std::thread::spawn(move || worker.describe(&key).key_state)
         .join()
         .expect("thread");
     assert_eq!(state, "PendingImport");
-    assert_eq!(engine.snapshot().expect("state").imports.len(), 1);
+    assert_eq!(kms.engine.snapshot().expect("state").imports.len(), 1);
 }

@@ -2,17 +2,13 @@
 //! updates and deletion, descriptions, key policies, on-demand rotation and its history,
 //! and tags, each with its CloudTrail record.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
 
-use base64::Engine as _;
-use chrono::{DateTime, Duration, Utc};
-use kms_audit::kms::audit::{record_bytes, AuditEvent, CallerIdentity, MemorySink};
-use kms_audit::kms::engine::clock::SimulatedClock;
-use kms_audit::kms::engine::error::{KmsError, KmsErrorKind};
+use chrono::Duration;
+use kms_audit::kms::audit::{AuditEvent, MemorySink};
+use kms_audit::kms::engine::error::KmsErrorKind;
 use kms_audit::kms::engine::ops::blob::Blob;
-use kms_audit::kms::engine::ops::create_alias::{self, CreateAlias};
-use kms_audit::kms::engine::ops::create_key::{self, CreateKey};
+use kms_audit::kms::engine::ops::create_key;
 use kms_audit::kms::engine::ops::decrypt::{self, Decrypt};
 use kms_audit::kms::engine::ops::delete_alias::{self, DeleteAlias};
 use kms_audit::kms::engine::ops::describe_key::{self, DescribeKey};
@@ -23,205 +19,45 @@ use kms_audit::kms::engine::ops::list_aliases::{self, ListAliases};
 use kms_audit::kms::engine::ops::list_key_rotations::{self, ListKeyRotations};
 use kms_audit::kms::engine::ops::list_keys::{self, ListKeys};
 use kms_audit::kms::engine::ops::rotate_key_on_demand::{self, RotateKeyOnDemand};
-use kms_audit::kms::engine::ops::rotation::{EnableKeyRotation, EnableRequest};
-use kms_audit::kms::engine::ops::schedule_key_deletion::{self, ScheduleKeyDeletion};
 use kms_audit::kms::engine::ops::tags::{self, ListResourceTags, TagResource, UntagResource};
 use kms_audit::kms::engine::ops::update_alias::{self, UpdateAlias};
 use kms_audit::kms::engine::ops::update_key_description::{self, UpdateKeyDescription};
 use kms_audit::kms::engine::ops::Tag;
-use kms_audit::kms::engine::{Caller, Engine, EngineConfig};
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "us-east-1";
-
-fn start() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-01-01T09:00:00Z")
-        .expect("date")
-        .with_timezone(&Utc)
-}
-
-fn admin() -> Caller {
-    Caller {
-        identity: CallerIdentity::iam_user(ACCOUNT, "admin"),
-        principal: format!("arn:aws:iam::{ACCOUNT}:user/admin"),
-        account: ACCOUNT.into(),
-        org_id: None,
-        source_ip: "192.0.2.10".into(),
-        user_agent: "aws-cli/2.15.0".into(),
-        via_service: None,
-    }
-}
-
-fn app() -> Caller {
-    Caller {
-        identity: CallerIdentity::iam_user(ACCOUNT, "app"),
-        principal: format!("arn:aws:iam::{ACCOUNT}:user/app"),
-        ..admin()
-    }
-}
-
-struct Env {
-    engine: Engine,
-    sink: Arc<MemorySink>,
-    clock: Arc<SimulatedClock>,
-}
+use common::{
+    admin, app, assert_no_secrets, epoch, id_of, kind, missing_key, setup, start, Kms, ACCOUNT,
+    REGION,
+};
 
 /// `admin` may do anything in KMS; `app` has no identity policy.
+type Env = Kms<MemorySink>;
+
 fn env() -> Env {
-    let sink = Arc::new(MemorySink::default());
-    let clock = Arc::new(SimulatedClock::new(start()));
-    let mut identity_policies = BTreeMap::new();
-    identity_policies.insert(
-        format!("arn:aws:iam::{ACCOUNT}:user/admin"),
-        vec![r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#.to_owned()],
-    );
-    let engine = Engine::new(
-        clock.clone(),
-        sink.clone(),
-        EngineConfig {
-            identity_policies,
-            seed: Some(11),
-        },
-    )
-    .expect("engine");
-    Env {
-        engine,
-        sink,
-        clock,
-    }
+    setup().memory()
 }
 
-impl Env {
-    fn create_in(&self, region: &str, spec: Option<&str>, origin: Option<&str>) -> String {
-        let key_usage = spec
-            .filter(|s| s.starts_with("HMAC_"))
-            .map(|_| "GENERATE_VERIFY_MAC".to_owned());
-        let request = create_key::Request {
-            key_spec: spec.map(Into::into),
-            key_usage,
-            origin: origin.map(Into::into),
-            ..Default::default()
-        };
-        self.engine
-            .call::<CreateKey>(&admin(), region, request)
-            .expect("create")
-            .key_metadata
-            .arn
-    }
-
-    fn create(&self) -> String {
-        self.create_in(REGION, None, None)
-    }
-
-    fn last(&self) -> AuditEvent {
-        self.sink.events().last().cloned().expect("a record")
-    }
-
-    fn alias(&self, name: &str, key: &str) {
-        self.engine
-            .call::<CreateAlias>(
-                &admin(),
-                REGION,
-                create_alias::Request {
-                    alias_name: name.into(),
-                    target_key_id: key.into(),
-                },
-            )
-            .expect("alias");
-    }
-
-    fn schedule_deletion(&self, key: &str) {
-        self.engine
-            .call::<ScheduleKeyDeletion>(
-                &admin(),
-                REGION,
-                schedule_key_deletion::Request {
-                    key_id: key.into(),
-                    pending_window_in_days: None,
-                },
-            )
-            .expect("schedule");
-    }
-
-    fn current_material(&self, key: &str) -> String {
-        self.engine
-            .call::<DescribeKey>(
-                &admin(),
-                REGION,
-                describe_key::Request {
-                    key_id: key.into(),
-                    grant_tokens: vec![],
-                },
-            )
-            .expect("describe")
-            .key_metadata
-            .current_key_material_id
-            .expect("material")
-    }
+/// The current key material of the key `key` names (an alias too), as `DescribeKey` says.
+fn current_material(env: &Env, key: &str) -> String {
+    env.describe(key).current_key_material_id.expect("material")
 }
 
-fn id_of(arn: &str) -> String {
-    arn.rsplit('/').next().expect("id").to_owned()
-}
-
-fn kind(result: Result<impl std::fmt::Debug, KmsError>) -> KmsErrorKind {
-    result.expect_err("should fail").kind
-}
-
-/// The common record checks: name, readOnly, no error, resources are exactly `keys`.
+/// The common record checks (name, readOnly, no error, resources are exactly `keys`), and no
+/// additionalEventData.
 fn check_record(event: &AuditEvent, name: &str, read_only: bool, keys: &[&str]) {
-    assert_eq!(event.event_name, name);
-    assert_eq!(event.read_only, read_only, "{name} readOnly");
-    assert_eq!(event.error_code, None, "{name}: {:?}", event.error_message);
-    let arns: Vec<&str> = event.resources.iter().map(|r| r.arn.as_str()).collect();
-    assert_eq!(arns, keys, "{name} resources");
+    common::check_record(event, name, read_only, keys);
     assert_eq!(
         event.additional_event_data, None,
         "{name} has no additionalEventData"
     );
 }
 
-/// The serialized record holds none of `secrets`, raw, base64 or hex.
-fn assert_no_secrets(event: &AuditEvent, secrets: &[&[u8]]) {
-    let bytes = record_bytes(event).expect("serialize");
-    let text = String::from_utf8(bytes.clone()).expect("utf8");
-    for secret in secrets {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
-        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-        assert!(
-            !text.contains(&b64),
-            "{}: base64 secret in record",
-            event.event_name
-        );
-        assert!(
-            !text.contains(&hex),
-            "{}: hex secret in record",
-            event.event_name
-        );
-        assert!(
-            !bytes.windows(secret.len()).any(|w| w == *secret),
-            "{}: raw secret in record",
-            event.event_name
-        );
-    }
-}
-
-fn material_bytes(env: &Env, key: &str) -> Vec<Vec<u8>> {
-    let state = env.engine.snapshot().expect("state");
-    state.keys[key]
-        .generations
-        .iter()
-        .map(|g| g.material.export_for_storage().to_vec())
-        .collect()
-}
-
 #[test]
 fn list_keys_pages_through_the_callers_account_and_region() {
     let env = env();
-    let mut keys = [env.create(), env.create(), env.create()];
+    let mut keys = [env.symmetric(), env.symmetric(), env.symmetric()];
     keys.sort();
-    env.create_in("eu-west-1", None, None);
+    env.create_with("eu-west-1", create_key::Request::default());
     let first = env
         .engine
         .call::<ListKeys>(
@@ -313,19 +149,13 @@ fn list_keys_pages_through_the_callers_account_and_region() {
             err.message
         );
     }
-    assert_no_secrets(
-        &env.sink.events()[4],
-        &material_bytes(&env, &keys[0])
-            .iter()
-            .map(Vec::as_slice)
-            .collect::<Vec<_>>(),
-    );
+    env.assert_no_material(&env.sink.events()[4], &keys[0]);
 }
 
 #[test]
 fn update_key_description_changes_the_description() {
     let env = env();
-    let key = env.create();
+    let key = env.symmetric();
     let request = |key_id: &str, description: &str| update_key_description::Request {
         key_id: key_id.into(),
         description: description.into(),
@@ -340,13 +170,7 @@ fn update_key_description_changes_the_description() {
         json!({ "keyId": id_of(&key), "description": "payments" })
     );
     assert_eq!(event.response_elements, Some(json!({ "keyId": key })));
-    assert_no_secrets(
-        &event,
-        &material_bytes(&env, &key)
-            .iter()
-            .map(Vec::as_slice)
-            .collect::<Vec<_>>(),
-    );
+    env.assert_no_material(&event, &key);
     let described = env
         .engine
         .call::<DescribeKey>(
@@ -376,8 +200,7 @@ fn update_key_description_changes_the_description() {
         )),
         KmsErrorKind::Validation
     );
-    let missing =
-        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000000");
+    let missing = missing_key();
     assert_eq!(
         kind(
             env.engine
@@ -404,7 +227,7 @@ fn update_key_description_changes_the_description() {
         env.last().error_code.as_deref(),
         Some("AccessDeniedException")
     );
-    env.schedule_deletion(&key);
+    env.schedule_deletion(&key, None);
     assert_eq!(
         kind(
             env.engine
@@ -422,7 +245,7 @@ fn update_key_description_changes_the_description() {
 #[test]
 fn update_alias_moves_an_alias_between_compatible_keys() {
     let env = env();
-    let (one, two) = (env.create(), env.create());
+    let (one, two) = (env.symmetric(), env.symmetric());
     env.alias("alias/app", &one);
     let update = |alias: &str, target: &str| update_alias::Request {
         alias_name: alias.into(),
@@ -433,25 +256,19 @@ fn update_alias_moves_an_alias_between_compatible_keys() {
         .expect("update");
     let event = env.last();
     let alias = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/app");
-    check_record(&event, "UpdateAlias", false, &[&two, &one, &alias]);
+    check_record(&event, "UpdateAlias", false, &[&alias, &two]);
     assert_eq!(
         event.request_parameters,
         json!({ "aliasName": "alias/app", "targetKeyId": id_of(&two) })
     );
     assert_eq!(event.response_elements, None);
-    assert_no_secrets(
-        &event,
-        &material_bytes(&env, &two)
-            .iter()
-            .map(Vec::as_slice)
-            .collect::<Vec<_>>(),
-    );
+    env.assert_no_material(&event, &two);
     assert_eq!(
-        env.current_material("alias/app"),
-        env.current_material(&two)
+        current_material(&env, "alias/app"),
+        current_material(&env, &two)
     );
 
-    let hmac = env.create_in(REGION, Some("HMAC_256"), None);
+    let hmac = env.create_key("HMAC_256", "GENERATE_VERIFY_MAC");
     assert_eq!(
         kind(
             env.engine
@@ -487,7 +304,7 @@ fn update_alias_moves_an_alias_between_compatible_keys() {
         ),
         KmsErrorKind::AccessDenied
     );
-    env.schedule_deletion(&one);
+    env.schedule_deletion(&one, None);
     assert_eq!(
         kind(
             env.engine
@@ -504,7 +321,7 @@ fn update_alias_moves_an_alias_between_compatible_keys() {
 #[test]
 fn list_and_delete_aliases() {
     let env = env();
-    let (one, two) = (env.create(), env.create());
+    let (one, two) = (env.symmetric(), env.symmetric());
     env.alias("alias/b", &one);
     env.alias("alias/a", &one);
     env.alias("alias/c", &two);
@@ -530,7 +347,7 @@ fn list_and_delete_aliases() {
     let wire = serde_json::to_value(&all).expect("json");
     assert_eq!(
         wire["Aliases"][2],
-        json!({ "AliasName": "alias/c", "AliasArn": format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/c"), "TargetKeyId": id_of(&two) })
+        json!({ "AliasName": "alias/c", "AliasArn": format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/c"), "TargetKeyId": id_of(&two), "CreationDate": epoch(start()), "LastUpdatedDate": epoch(start()) })
     );
 
     let of_one = env
@@ -595,16 +412,10 @@ fn list_and_delete_aliases() {
         .expect("delete");
     let event = env.last();
     let alias = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/a");
-    check_record(&event, "DeleteAlias", false, &[&one, &alias]);
+    check_record(&event, "DeleteAlias", false, &[&alias, &one]);
     assert_eq!(event.request_parameters, json!({ "aliasName": "alias/a" }));
     assert_eq!(event.response_elements, None);
-    assert_no_secrets(
-        &event,
-        &material_bytes(&env, &one)
-            .iter()
-            .map(Vec::as_slice)
-            .collect::<Vec<_>>(),
-    );
+    env.assert_no_material(&event, &one);
     assert_eq!(
         kind(
             env.engine
@@ -621,7 +432,7 @@ fn list_and_delete_aliases() {
         KmsErrorKind::InvalidAliasName
     );
     // Allowed while the key is pending deletion; the key itself stays.
-    env.schedule_deletion(&two);
+    env.schedule_deletion(&two, None);
     env.engine
         .call::<DeleteAlias>(&admin(), REGION, delete("alias/c"))
         .expect("delete on pending key");
@@ -647,7 +458,7 @@ fn list_and_delete_aliases() {
 #[test]
 fn key_policies_round_trip_exactly_and_are_not_logged_on_read() {
     let env = env();
-    let key = env.create();
+    let key = env.symmetric();
     let get = |name: Option<&str>| key_policy::GetRequest {
         key_id: key.clone(),
         policy_name: name.map(Into::into),
@@ -709,13 +520,7 @@ fn key_policies_round_trip_exactly_and_are_not_logged_on_read() {
         json!({ "keyId": id_of(&key), "policyName": "default", "policy": text, "bypassPolicyLockoutSafetyCheck": false })
     );
     assert_eq!(event.response_elements, Some(json!({ "keyId": key })));
-    assert_no_secrets(
-        &event,
-        &material_bytes(&env, &key)
-            .iter()
-            .map(Vec::as_slice)
-            .collect::<Vec<_>>(),
-    );
+    env.assert_no_material(&event, &key);
     assert_eq!(
         env.engine
             .call::<GetKeyPolicy>(&app(), REGION, get(None))
@@ -800,7 +605,7 @@ fn key_policies_round_trip_exactly_and_are_not_logged_on_read() {
 #[test]
 fn list_key_policies_is_always_default() {
     let env = env();
-    let key = env.create();
+    let key = env.symmetric();
     let list = |limit: Option<i64>, marker: Option<&str>| key_policy::ListRequest {
         key_id: key.clone(),
         limit,
@@ -818,13 +623,7 @@ fn list_key_policies_is_always_default() {
     check_record(&event, "ListKeyPolicies", true, &[&key]);
     assert_eq!(event.request_parameters, json!({ "keyId": key }));
     assert_eq!(event.response_elements, None);
-    assert_no_secrets(
-        &event,
-        &material_bytes(&env, &key)
-            .iter()
-            .map(Vec::as_slice)
-            .collect::<Vec<_>>(),
-    );
+    env.assert_no_material(&event, &key);
     assert_eq!(
         kind(
             env.engine
@@ -846,7 +645,7 @@ fn list_key_policies_is_always_default() {
         ),
         KmsErrorKind::AccessDenied
     );
-    env.schedule_deletion(&key);
+    env.schedule_deletion(&key, None);
     env.engine
         .call::<ListKeyPolicies>(&admin(), REGION, list(Some(5), None))
         .expect("any key state");
@@ -887,8 +686,8 @@ fn decrypt(env: &Env, blob: &[u8]) -> Vec<u8> {
 #[test]
 fn rotate_key_on_demand_switches_material_and_keeps_old_ciphertext() {
     let env = env();
-    let key = env.create();
-    let before = env.current_material(&key);
+    let key = env.symmetric();
+    let before = current_material(&env, &key);
     let old = encrypt(&env, &key, b"top secret before");
     let rotate = |key_id: &str| rotate_key_on_demand::Request {
         key_id: key_id.into(),
@@ -907,12 +706,9 @@ fn rotate_key_on_demand_switches_material_and_keeps_old_ciphertext() {
         event.response_elements,
         Some(json!({ "keyId": id_of(&key) }))
     );
-    let materials = material_bytes(&env, &key);
+    let materials = env.material_bytes(&key);
     assert_eq!(materials.len(), 2);
-    assert_no_secrets(
-        &event,
-        &materials.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-    );
+    env.assert_no_material(&event, &key);
     // The rotation itself follows as a RotateKey service event, as KMS logs it.
     let rotations: Vec<_> = env
         .sink
@@ -926,7 +722,7 @@ fn rotate_key_on_demand_switches_material_and_keeps_old_ciphertext() {
     assert_eq!(details["keyId"], json!(id_of(&key)));
     assert_eq!(details["previousKeyMaterialId"], json!(before));
 
-    let after = env.current_material(&key);
+    let after = current_material(&env, &key);
     assert_ne!(before, after);
     encrypt(&env, &key, b"after");
     let encrypt_event = env.last();
@@ -951,9 +747,9 @@ fn rotate_key_on_demand_switches_material_and_keeps_old_ciphertext() {
         env.last().error_code.as_deref(),
         Some("LimitExceededException")
     );
-    assert_eq!(material_bytes(&env, &key).len(), 26);
+    assert_eq!(env.material_bytes(&key).len(), 26);
 
-    let hmac = env.create_in(REGION, Some("HMAC_256"), None);
+    let hmac = env.create_key("HMAC_256", "GENERATE_VERIFY_MAC");
     assert_eq!(
         kind(
             env.engine
@@ -961,7 +757,7 @@ fn rotate_key_on_demand_switches_material_and_keeps_old_ciphertext() {
         ),
         KmsErrorKind::UnsupportedOperation
     );
-    let rsa = env.create_in(REGION, Some("RSA_2048"), None);
+    let rsa = env.create_key("RSA_2048", "ENCRYPT_DECRYPT");
     assert_eq!(
         kind(
             env.engine
@@ -969,7 +765,7 @@ fn rotate_key_on_demand_switches_material_and_keeps_old_ciphertext() {
         ),
         KmsErrorKind::UnsupportedOperation
     );
-    let external = env.create_in(REGION, None, Some("EXTERNAL"));
+    let external = env.external();
     assert_eq!(
         kind(
             env.engine
@@ -977,7 +773,7 @@ fn rotate_key_on_demand_switches_material_and_keeps_old_ciphertext() {
         ),
         KmsErrorKind::InvalidState
     );
-    let other = env.create();
+    let other = env.symmetric();
     assert_eq!(
         kind(
             env.engine
@@ -1014,7 +810,7 @@ fn rotate_key_on_demand_switches_material_and_keeps_old_ciphertext() {
 #[test]
 fn list_key_rotations_reads_the_generations() {
     let env = env();
-    let key = env.create();
+    let key = env.symmetric();
     let list = |include: Option<&str>, limit: Option<i64>, marker: Option<&str>| {
         list_key_rotations::Request {
             key_id: key.clone(),
@@ -1031,7 +827,7 @@ fn list_key_rotations_reads_the_generations() {
         serde_json::to_value(&none).expect("json"),
         json!({ "Rotations": [], "Truncated": false })
     );
-    let original = env.current_material(&key);
+    let original = current_material(&env, &key);
     env.clock.advance(Duration::days(1));
     env.engine
         .call::<RotateKeyOnDemand>(
@@ -1042,20 +838,11 @@ fn list_key_rotations_reads_the_generations() {
             },
         )
         .expect("rotate");
-    let on_demand = env.current_material(&key);
-    env.engine
-        .call::<EnableKeyRotation>(
-            &admin(),
-            REGION,
-            EnableRequest {
-                key_id: key.clone(),
-                rotation_period_in_days: Some(90),
-            },
-        )
-        .expect("enable");
+    let on_demand = current_material(&env, &key);
+    env.enable_rotation(&key, 90);
     env.clock.advance(Duration::days(91));
     assert_eq!(env.engine.run_due().expect("due"), 1);
-    let automatic = env.current_material(&key);
+    let automatic = current_material(&env, &key);
 
     let rotations = env
         .engine
@@ -1065,13 +852,7 @@ fn list_key_rotations_reads_the_generations() {
     check_record(&event, "ListKeyRotations", true, &[&key]);
     assert_eq!(event.request_parameters, json!({ "keyId": key }));
     assert_eq!(event.response_elements, None);
-    assert_no_secrets(
-        &event,
-        &material_bytes(&env, &key)
-            .iter()
-            .map(Vec::as_slice)
-            .collect::<Vec<_>>(),
-    );
+    env.assert_no_material(&event, &key);
     let wire = serde_json::to_value(&rotations).expect("json");
     let rotated_at = (start() + Duration::days(1)).timestamp();
     assert_eq!(
@@ -1144,7 +925,7 @@ fn list_key_rotations_reads_the_generations() {
         ),
         KmsErrorKind::AccessDenied
     );
-    let rsa = env.create_in(REGION, Some("RSA_2048"), None);
+    let rsa = env.create_key("RSA_2048", "ENCRYPT_DECRYPT");
     let mut asymmetric = list(None, None, None);
     asymmetric.key_id = rsa;
     assert_eq!(
@@ -1154,7 +935,7 @@ fn list_key_rotations_reads_the_generations() {
         ),
         KmsErrorKind::UnsupportedOperation
     );
-    env.schedule_deletion(&key);
+    env.schedule_deletion(&key, None);
     assert_eq!(
         kind(
             env.engine
@@ -1174,7 +955,7 @@ fn tag(key: &str, value: &str) -> Tag {
 #[test]
 fn tags_are_added_replaced_listed_and_removed() {
     let env = env();
-    let key = env.create();
+    let key = env.symmetric();
     let add = |tags: Vec<Tag>| tags::TagRequest {
         key_id: key.clone(),
         tags,
@@ -1193,13 +974,7 @@ fn tags_are_added_replaced_listed_and_removed() {
         json!({ "keyId": key, "tags": [{ "tagKey": "Team", "tagValue": "pay" }, { "tagKey": "Env", "tagValue": "prod" }] })
     );
     assert_eq!(event.response_elements, Some(json!({ "keyId": key })));
-    assert_no_secrets(
-        &event,
-        &material_bytes(&env, &key)
-            .iter()
-            .map(Vec::as_slice)
-            .collect::<Vec<_>>(),
-    );
+    env.assert_no_material(&event, &key);
     env.engine
         .call::<TagResource>(&admin(), REGION, add(vec![tag("Team", "billing")]))
         .expect("replace");
@@ -1370,7 +1145,7 @@ fn tags_are_added_replaced_listed_and_removed() {
         kind(env.engine.call::<TagResource>(&admin(), REGION, by_alias)),
         KmsErrorKind::NotFound
     );
-    env.schedule_deletion(&key);
+    env.schedule_deletion(&key, None);
     assert_eq!(
         kind(
             env.engine

@@ -6,5 +6,7 @@
 
 pub mod audit;
 pub mod crypto;
+pub mod dispatch;
 pub mod engine;
 pub mod policy;
+pub mod simulate;

@@ -1,6 +1,7 @@
 //! Renderers: each turns a result into one output format, written to any `impl Write`.
 
 pub mod ingest_table;
+pub mod simulate_table;
 pub mod summary_table;
 
 use std::io::Write;

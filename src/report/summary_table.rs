@@ -44,6 +44,9 @@ pub fn render(summary: &ScanSummary, out: &mut impl Write) -> std::io::Result<()
                 "files ignored: not a log file name"
             }
             crate::trail::discover::IgnoreReason::Hidden => "files ignored: hidden",
+            crate::trail::discover::IgnoreReason::GroundTruth => {
+                "files ignored: simulator ground truth"
+            }
         };
         files.push_record([label, &thousands(*count)]);
     }

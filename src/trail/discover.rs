@@ -38,6 +38,9 @@ pub enum IgnoreReason {
     NotLogFile,
     /// A hidden file such as `.DS_Store`.
     Hidden,
+    /// `ground-truth.json`, the list of incidents `kms-audit simulate` writes beside the
+    /// trail it generates.
+    GroundTruth,
 }
 
 /// What [`discover`] found.
@@ -143,6 +146,9 @@ fn ignore_reason(path: &Path, name: &str) -> Option<IgnoreReason> {
             .any(|c| c.as_os_str() == "CloudTrail-Digest")
     {
         return Some(IgnoreReason::Digest);
+    }
+    if name == crate::kms::simulate::GROUND_TRUTH_FILE {
+        return Some(IgnoreReason::GroundTruth);
     }
     let lower = name.to_ascii_lowercase();
     let log_like = [

@@ -6,22 +6,22 @@
 //! minutes by default) and is named after the window's end, its delivery time; it is
 //! completed when an event at or after that end arrives, when the next record would take it
 //! over the size limit, or on [`AuditSink::flush`]. Time is the events' (simulated) time,
-//! never the wall clock. Files are written whole to a hidden temporary name and renamed, so
-//! a reader never sees half a file. The 16-character unique strings come from a seeded
+//! never the wall clock. Completed files are compressed and written by a writer thread
+//! ([`super::file_writer`]), whole to a hidden temporary name and renamed, so a reader never
+//! sees half a file; a file that cannot be written makes every later record fail until a
+//! flush has written it. The 16-character unique strings come from a seeded
 //! ChaCha RNG: the same seed and events give the same bytes.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::emit::record_bytes;
+use super::file_writer::{FileWriter, Job};
 use super::{AuditEvent, AuditSink, SinkError};
 
 /// Default window of event time one file covers (CloudTrail delivers about every 5 minutes).
@@ -64,14 +64,13 @@ impl FileSinkConfig {
 pub struct FileSink {
     config: FileSinkConfig,
     state: Mutex<State>,
+    writer: FileWriter,
 }
 
 struct State {
     rng: ChaCha20Rng,
     /// Open files by (recipient account, Region).
     open: BTreeMap<(String, String), OpenFile>,
-    /// Completed files, in completion order.
-    written: Vec<PathBuf>,
 }
 
 struct OpenFile {
@@ -99,15 +98,15 @@ impl FileSink {
             state: Mutex::new(State {
                 rng: ChaCha20Rng::seed_from_u64(config.seed),
                 open: BTreeMap::new(),
-                written: Vec::new(),
             }),
+            writer: FileWriter::start(config.sync),
             config,
         })
     }
 
     /// The completed files so far, in the order they were written.
     pub fn written_files(&self) -> Result<Vec<PathBuf>, SinkError> {
-        Ok(self.lock()?.written.clone())
+        self.writer.written()
     }
 
     /// The configuration.
@@ -127,18 +126,18 @@ impl FileSink {
         Ok(start + self.config.window)
     }
 
-    /// Writes the open file of `slot` and forgets it. On failure the file stays open, its
-    /// records kept, so that a later flush can retry.
+    /// Hands the open file of `slot` to the writer and forgets it.
     fn complete(&self, state: &mut State, slot: &(String, String)) -> Result<(), SinkError> {
-        let Some(file) = state.open.get(slot) else {
+        let Some(mut file) = state.open.remove(slot) else {
             return Ok(());
         };
         let (account, region) = slot;
         let path = self.unused_path(&mut state.rng, account, region, file.delivery);
-        write_gzip(&path, &file.body, self.config.sync)?;
-        state.open.remove(slot);
-        state.written.push(path);
-        Ok(())
+        file.body.extend_from_slice(TAIL);
+        self.writer.submit(Job {
+            path,
+            body: file.body,
+        })
     }
 
     fn unused_path(
@@ -162,6 +161,10 @@ impl FileSink {
 
 impl AuditSink for FileSink {
     fn record(&self, event: &AuditEvent) -> Result<(), SinkError> {
+        // A trail file that could not be written stops the trail until a flush writes it.
+        if let Some(err) = self.writer.failure()? {
+            return Err(err);
+        }
         let bytes = record_bytes(event)?;
         let delivery = self.window_end(event.event_time)?;
         let slot = (event.recipient_account_id.clone(), event.region.clone());
@@ -194,13 +197,10 @@ impl AuditSink for FileSink {
     fn flush(&self) -> Result<(), SinkError> {
         let mut state = self.lock()?;
         let slots: Vec<(String, String)> = state.open.keys().cloned().collect();
-        let mut first_error = None;
         for slot in slots {
-            if let Err(err) = self.complete(&mut state, &slot) {
-                first_error.get_or_insert(err);
-            }
+            self.complete(&mut state, &slot)?;
         }
-        first_error.map_or(Ok(()), Err)
+        self.writer.retry()
     }
 }
 
@@ -239,48 +239,11 @@ fn unique_string(rng: &mut impl Rng) -> String {
         .collect()
 }
 
-/// Writes gzip of `body` + `]}` to `path` through a hidden temporary file and a rename.
-fn write_gzip(path: &Path, body: &[u8], sync: bool) -> Result<(), SinkError> {
-    let io = |source| SinkError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp"));
-    let result = (|| {
-        let file = std::fs::File::create(&temp)?;
-        let mut gz = GzEncoder::new(std::io::BufWriter::new(file), Compression::default());
-        gz.write_all(body)?;
-        gz.write_all(TAIL)?;
-        let file = gz
-            .finish()?
-            .into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?;
-        if sync {
-            file.sync_all()?;
-        }
-        drop(file);
-        std::fs::rename(&temp, path)?;
-        if sync {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.map_err(io)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kms::audit::CallerIdentity;
+    use std::path::Path;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)
@@ -383,24 +346,31 @@ mod tests {
     }
 
     #[test]
-    fn an_unwritable_trail_fails_the_record_and_keeps_nothing_of_it() {
+    fn an_unwritable_trail_stops_the_trail_until_a_flush_writes_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let sink = FileSink::open(FileSinkConfig::new(dir.path(), 1)).expect("sink");
-        sink.record(&event("2026-03-01T10:00:00Z", "a"))
-            .expect("record");
         // A file where the AWSLogs directory must go.
         let blocker = dir.path().join("AWSLogs");
         std::fs::write(&blocker, b"not a directory").expect("block");
-        let err = sink
-            .record(&event("2026-03-01T10:06:00Z", "b"))
-            .expect_err("window a cannot be written");
+        sink.record(&event("2026-03-01T10:00:00Z", "a"))
+            .expect("record");
+        // Window a is complete: the writer tries it and fails.
+        sink.record(&event("2026-03-01T10:06:00Z", "b"))
+            .expect("accepted before the failure is known");
+        let err = sink.flush().expect_err("window a cannot be written");
         assert!(matches!(err, SinkError::Io { .. }), "{err}");
-        assert!(sink.flush().is_err());
+        // The trail is broken: nothing more is accepted.
+        let refused = sink
+            .record(&event("2026-03-01T10:07:00Z", "c"))
+            .expect_err("refused while a file is unwritten");
+        assert!(matches!(refused, SinkError::Io { .. }), "{refused}");
         std::fs::remove_file(&blocker).expect("unblock");
         sink.flush().expect("flush");
         let files = sink.written_files().expect("files");
-        assert_eq!(files.len(), 1);
-        assert_eq!(records_in(&files[0]), ["a"]);
+        let ids: Vec<Vec<String>> = files.iter().map(|f| records_in(f)).collect();
+        assert_eq!(ids, [vec!["a"], vec!["b"]]);
+        sink.record(&event("2026-03-01T10:08:00Z", "d"))
+            .expect("accepted again");
         // No temporary file is left behind.
         let leftovers = walk(dir.path())
             .into_iter()

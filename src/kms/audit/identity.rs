@@ -41,6 +41,10 @@ pub enum CallerIdentity {
         principal_id: String,
         /// The access key that signed the request, `AKIA…`.
         access_key_id: String,
+        /// The service acting for the user, if any: a service calling KMS on the user's
+        /// behalf, or KMS itself in the record it writes in the new primary Region of
+        /// `UpdatePrimaryRegion` (`kms.amazonaws.com`, KMS Developer Guide example).
+        invoked_by: Option<String>,
     },
     /// `"type": "AssumedRole"`: a role session.
     AssumedRole {
@@ -114,6 +118,7 @@ impl CallerIdentity {
             user_name: user_name.to_owned(),
             principal_id: derived_id("AIDA", 17, &["user", account_id, user_name]),
             access_key_id: derived_id("AKIA", 16, &["user-key", account_id, user_name]),
+            invoked_by: None,
         }
     }
 
@@ -189,12 +194,14 @@ impl CallerIdentity {
         }
     }
 
-    /// The same identity with a service acting for it (`invokedBy`). Only assumed-role
+    /// The same identity with a service acting for it (`invokedBy`). IAM users, assumed-role
     /// sessions and other accounts carry it; other identities are returned unchanged.
     #[must_use]
     pub fn invoked_by(mut self, service: &str) -> Self {
         match &mut self {
-            Self::AssumedRole { invoked_by, .. } | Self::AwsAccount { invoked_by, .. } => {
+            Self::IamUser { invoked_by, .. }
+            | Self::AssumedRole { invoked_by, .. }
+            | Self::AwsAccount { invoked_by, .. } => {
                 *invoked_by = Some(service.to_owned());
             }
             _ => {}
@@ -259,9 +266,9 @@ impl CallerIdentity {
     /// The service acting for the caller (`userIdentity.invokedBy`).
     pub fn invoked_by_service(&self) -> Option<&str> {
         match self {
-            Self::AssumedRole { invoked_by, .. } | Self::AwsAccount { invoked_by, .. } => {
-                invoked_by.as_deref()
-            }
+            Self::IamUser { invoked_by, .. }
+            | Self::AssumedRole { invoked_by, .. }
+            | Self::AwsAccount { invoked_by, .. } => invoked_by.as_deref(),
             Self::AwsService { invoked_by } => Some(invoked_by),
             Self::KmsService { .. } => Some(AWS_INTERNAL),
             _ => None,
@@ -464,5 +471,36 @@ mod tests {
             CallerIdentity::iam_user("111122223333", "Alice"),
             CallerIdentity::iam_user("111122223333", "Alice")
         );
+    }
+
+    /// The record `UpdatePrimaryRegion` writes in the new primary Region (KMS Developer
+    /// Guide, ct-update-primary-region): an IAM user with `invokedBy` last, after `userName`.
+    #[test]
+    fn an_iam_user_invoked_by_kms_is_written_in_aws_member_order() {
+        let alice = CallerIdentity::IamUser {
+            account_id: "111122223333".into(),
+            user_name: "Alice".into(),
+            principal_id: "EX_PRINCIPAL_ID".into(),
+            access_key_id: "EXAMPLE_KEY_ID".into(),
+            invoked_by: None,
+        }
+        .invoked_by("kms.amazonaws.com");
+        assert_eq!(alice.invoked_by_service(), Some("kms.amazonaws.com"));
+        assert!(alice.is_service_call());
+        let written = serde_json::to_string(&alice.wire()).unwrap_or_default();
+        assert_eq!(
+            written,
+            concat!(
+                r#"{"type":"IAMUser","principalId":"EX_PRINCIPAL_ID","#,
+                r#""arn":"arn:aws:iam::111122223333:user/Alice","accountId":"111122223333","#,
+                r#""accessKeyId":"EXAMPLE_KEY_ID","userName":"Alice","#,
+                r#""invokedBy":"kms.amazonaws.com"}"#
+            )
+        );
+        let direct = CallerIdentity::iam_user("111122223333", "Alice");
+        assert_eq!(direct.invoked_by_service(), None);
+        assert!(!serde_json::to_string(&direct.wire())
+            .unwrap_or_default()
+            .contains("invokedBy"));
     }
 }

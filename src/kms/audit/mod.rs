@@ -20,6 +20,7 @@
 pub mod emit;
 pub mod event;
 pub mod file_sink;
+pub mod file_writer;
 pub mod identity;
 pub mod rules;
 

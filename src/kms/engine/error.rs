@@ -16,7 +16,10 @@ pub struct KmsError {
 pub enum KmsErrorKind {
     AccessDenied,
     AlreadyExists,
+    CloudHsmClusterInvalidConfiguration,
     Conflict,
+    CustomKeyStoreInvalidState,
+    CustomKeyStoreNotFound,
     Disabled,
     ExpiredImportToken,
     IncorrectKey,
@@ -47,7 +50,12 @@ impl KmsErrorKind {
         match self {
             Self::AccessDenied => "AccessDeniedException",
             Self::AlreadyExists => "AlreadyExistsException",
+            Self::CloudHsmClusterInvalidConfiguration => {
+                "CloudHsmClusterInvalidConfigurationException"
+            }
             Self::Conflict => "ConflictException",
+            Self::CustomKeyStoreInvalidState => "CustomKeyStoreInvalidStateException",
+            Self::CustomKeyStoreNotFound => "CustomKeyStoreNotFoundException",
             Self::Disabled => "DisabledException",
             Self::ExpiredImportToken => "ExpiredImportTokenException",
             Self::IncorrectKey => "IncorrectKeyException",

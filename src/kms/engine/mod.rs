@@ -1,10 +1,13 @@
 //! The KMS engine: keys, aliases and grants in memory, every operation authorized by key
-//! policy, identity policies and grants, and recorded as one CloudTrail event before its
-//! changes take effect. The HTTP server and the simulator are thin layers over it.
+//! policy, identity policies and grants, and recorded in CloudTrail before its changes take
+//! effect — one event, or one copy per account for a call on another account's key, plus
+//! the records KMS writes in other Regions (ReplicateKey, UpdatePrimaryRegion). The HTTP
+//! server and the simulator are thin layers over it.
 
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod key_store;
 pub mod lifecycle;
 pub mod ops;
 pub mod state;
@@ -18,10 +21,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
 
+use crate::kms::audit::rules::is_cryptographic;
 use crate::kms::audit::{AuditSink, CallerIdentity};
 use crate::kms::engine::clock::Clock;
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ids::{alias_arn, key_arn, KeyRef};
+use crate::kms::engine::key_store::CustomKeyStore;
 use crate::kms::engine::state::{Change, Key, State};
 use crate::kms::policy::context::RequestContext;
 use crate::kms::policy::document::PolicyDocument;
@@ -55,6 +60,8 @@ pub struct EngineConfig {
     pub identity_policies: BTreeMap<String, Vec<String>>,
     /// Seed for ids, key material and event ids; `None` draws one from the system.
     pub seed: Option<u64>,
+    /// Simulated AWS CloudHSM key stores keys can be created in (`Origin` `AWS_CLOUDHSM`).
+    pub custom_key_stores: Vec<CustomKeyStore>,
 }
 
 /// What an operation produced, before it is recorded and applied.
@@ -68,6 +75,9 @@ pub struct Outcome<R> {
     pub response_elements: Option<Value>,
     /// `additionalEventData.keyMaterialId` of the material used.
     pub key_material_id: Option<String>,
+    /// Other `additionalEventData` members the outcome determines (an object: the
+    /// `backingKey` of a key created in a CloudHSM key store).
+    pub additional_event_data: Option<Value>,
 }
 
 impl<R> Outcome<R> {
@@ -79,6 +89,7 @@ impl<R> Outcome<R> {
             changes: vec![Change::PutKey(Box::new(changed))],
             response_elements: ops::key_arn_element(key),
             key_material_id: None,
+            additional_event_data: None,
         }
     }
 
@@ -89,6 +100,7 @@ impl<R> Outcome<R> {
             changes: Vec::new(),
             response_elements: None,
             key_material_id: None,
+            additional_event_data: None,
         }
     }
 }
@@ -105,6 +117,8 @@ pub struct Context<'e> {
     pub caller: &'e Caller,
     /// Randomness (ids, material, ciphertext nonces).
     pub rng: &'e mut ChaCha20Rng,
+    /// Identity policies by principal, for [`Context::authorize`].
+    identity_policies: &'e BTreeMap<String, Vec<PolicyDocument>>,
 }
 
 impl<'e> Context<'e> {
@@ -116,6 +130,21 @@ impl<'e> Context<'e> {
             .keys
             .get(&arn)
             .ok_or_else(|| KmsError::key_not_found(&arn))
+    }
+
+    /// Authorizes one more key while the operation runs, as the engine authorizes the keys
+    /// of [`Operation::authorizations`], but without naming it in the record's `resources`
+    /// (`UpdatePrimaryRegion` needs the permission on the replica too; AWS's record names
+    /// only the primary key).
+    pub fn authorize(&self, auth: &Authorization) -> Result<(), KmsError> {
+        authorize(
+            self.state,
+            self.identity_policies,
+            self.caller,
+            auth,
+            self.now,
+        )
+        .map(|_| ())
     }
 }
 
@@ -135,12 +164,16 @@ pub fn resolve(
         } => Ok(key_arn(&region, &account, &id)),
         KeyRef::AliasName(name) => {
             let alias = alias_arn(region, account, &name);
-            state.aliases.get(&alias).cloned().ok_or_else(|| {
-                KmsError::new(
-                    KmsErrorKind::NotFound,
-                    format!("Alias {alias} is not found."),
-                )
-            })
+            state
+                .aliases
+                .get(&alias)
+                .map(|a| a.key_arn.clone())
+                .ok_or_else(|| {
+                    KmsError::new(
+                        KmsErrorKind::NotFound,
+                        format!("Alias {alias} is not found."),
+                    )
+                })
         }
         KeyRef::AliasArn {
             region,
@@ -148,12 +181,16 @@ pub fn resolve(
             name,
         } => {
             let alias = alias_arn(&region, &account, &name);
-            state.aliases.get(&alias).cloned().ok_or_else(|| {
-                KmsError::new(
-                    KmsErrorKind::NotFound,
-                    format!("Alias {alias} is not found."),
-                )
-            })
+            state
+                .aliases
+                .get(&alias)
+                .map(|a| a.key_arn.clone())
+                .ok_or_else(|| {
+                    KmsError::new(
+                        KmsErrorKind::NotFound,
+                        format!("Alias {alias} is not found."),
+                    )
+                })
         }
     }
 }
@@ -222,13 +259,29 @@ pub trait Operation {
     ) -> Vec<String> {
         Vec::new()
     }
-    /// Resources the record names after the keys, as (account, ARN): alias operations name
-    /// the alias ARN, which AWS's examples also type `AWS::KMS::Key`.
+    /// Resources the record names after the keys, as (account, ARN): `CreateAlias` names the
+    /// alias ARN after its key, which AWS's examples also type `AWS::KMS::Key`.
     fn extra_resources(
         _region: &str,
         _caller: &Caller,
         _request: &Self::Request,
     ) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Resources the record names before the keys, as (account, ARN): AWS's `DeleteAlias`
+    /// and `UpdateAlias` records name the alias ARN first, then the key. Like
+    /// [`Operation::extra_resources`], they are named once the keys are authorized.
+    fn leading_resources(
+        _region: &str,
+        _caller: &Caller,
+        _request: &Self::Request,
+    ) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Keys (as account, ARN) the call brought into being, named last in the record of a
+    /// successful call: no authorization can name a key that does not exist yet, but AWS's
+    /// `CreateKey` records name the new key.
+    fn response_resources(_response: &Self::Response) -> Vec<(String, String)> {
         Vec::new()
     }
     /// `additionalEventData` members the request determines (`RetireGrant`: `grantId`),
@@ -269,15 +322,36 @@ impl Engine {
             Some(seed) => ChaCha20Rng::seed_from_u64(seed),
             None => ChaCha20Rng::from_rng(&mut rand::rng()),
         };
+        let mut state = State::default();
+        for store in &config.custom_key_stores {
+            store.validate()?;
+            let name_taken = state.custom_key_stores.values().any(|other| {
+                other.account_id == store.account_id
+                    && other.custom_key_store_name == store.custom_key_store_name
+            });
+            if name_taken
+                || state
+                    .custom_key_stores
+                    .contains_key(&store.custom_key_store_id)
+            {
+                return Err(KmsError::new(
+                    KmsErrorKind::Validation,
+                    format!(
+                        "custom key store {} ({}) is configured twice",
+                        store.custom_key_store_id, store.custom_key_store_name
+                    ),
+                ));
+            }
+            state
+                .custom_key_stores
+                .insert(store.custom_key_store_id.clone(), store.clone());
+        }
         Ok(Self {
             clock,
             sink,
             config,
             identity_policies,
-            inner: Mutex::new(Inner {
-                state: State::default(),
-                rng,
-            }),
+            inner: Mutex::new(Inner { state, rng }),
         })
     }
 
@@ -322,9 +396,22 @@ impl Engine {
             self.authorize_and_run::<O>(state, rng, caller, region, now, request, &mut record);
         match result {
             Ok(outcome) => {
+                record
+                    .resources
+                    .extend(O::response_resources(&outcome.response));
                 record.response_elements = outcome.response_elements.clone();
                 record.key_material_id = outcome.key_material_id.clone();
-                self.record(caller, &record)?;
+                if let Some(data) = &outcome.additional_event_data {
+                    merge_additional(&mut record.additional_event_data, data);
+                }
+                note_custom_key_store::<O>(state, &mut record);
+                self.record(caller, &record, rng)?;
+                // The same request's records in other Regions, then what it set off.
+                for change in &outcome.changes {
+                    if let Change::RelatedCall(related) = change {
+                        self.record_related(caller, &record, related)?;
+                    }
+                }
                 for change in &outcome.changes {
                     if let Change::ServiceEvent(event) = change {
                         self.record_service(event)?;
@@ -335,7 +422,8 @@ impl Engine {
             }
             Err(err) => {
                 record.error = Some(err.clone());
-                self.record(caller, &record)?;
+                note_custom_key_store::<O>(state, &mut record);
+                self.record(caller, &record, rng)?;
                 Err(err)
             }
         }
@@ -362,23 +450,7 @@ impl Engine {
             record
                 .resources
                 .push((key.account.clone(), key.arn.clone()));
-            let ctx = self.request_context(caller, auth, key, now);
-            let identity = self
-                .identity_policies
-                .get(&ctx.principal)
-                .map_or(&[][..], Vec::as_slice);
-            let decision = evaluate(&key.policy, identity, &state.grants_on(&key.arn), &ctx);
-            if !decision.is_allowed() {
-                let message = access_denied_message(&ctx, &decision).unwrap_or_else(|| {
-                    format!(
-                        "User: {} is not authorized to perform: {} on resource: {}",
-                        ctx.caller_arn(),
-                        auth.action,
-                        key.arn
-                    )
-                });
-                return Err(KmsError::new(KmsErrorKind::AccessDenied, message));
-            }
+            authorize(state, &self.identity_policies, caller, auth, now)?;
         }
         for arn in O::self_authorized_keys(state, region, caller, &request) {
             if let Some(key) = state.keys.get(&arn) {
@@ -387,6 +459,8 @@ impl Engine {
                     .push((key.account.clone(), key.arn.clone()));
             }
         }
+        let leading = O::leading_resources(region, caller, &request);
+        record.resources.splice(0..0, leading);
         record
             .resources
             .extend(O::extra_resources(region, caller, &request));
@@ -396,36 +470,58 @@ impl Engine {
             region,
             caller,
             rng,
+            identity_policies: &self.identity_policies,
         };
         O::run(&mut ctx, request)
     }
 
-    fn request_context(
+    /// Records a call. A call on a key of another account is delivered to both accounts
+    /// (CloudTrail's cross-account delivery): one copy per account, each with its own
+    /// `eventID` and `recipientAccountId`, all with one `sharedEventID`. A call the key
+    /// policy denied reaches only the caller's account ("cross-account AWS KMS requests that
+    /// are rejected because access is denied are logged only in the caller's account"); a
+    /// same-account call is one record without `sharedEventID`. Should a later copy fail to
+    /// be written after an earlier one was, the call still fails and changes nothing.
+    fn record(
         &self,
         caller: &Caller,
-        auth: &Authorization,
-        key: &Key,
-        now: DateTime<Utc>,
-    ) -> RequestContext {
-        let mut ctx = RequestContext::new(&auth.action, &key.arn, &caller.principal);
-        if ctx.principal_account.is_empty() && !caller.principal.contains('.') {
-            ctx.principal_account.clone_from(&caller.account);
+        record: &CallRecord,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(), KmsError> {
+        let event = audit_adapter::api_call(caller, record);
+        let recipients = audit_adapter::recipients(caller, record);
+        if recipients.len() < 2 {
+            let mut event = event;
+            if let Some(account) = recipients.first() {
+                event.recipient_account_id.clone_from(account);
+            }
+            return self.write(&event);
         }
-        ctx.principal_org_id.clone_from(&caller.org_id);
-        ctx.source_ip = caller.source_ip.parse::<IpAddr>().ok();
-        ctx.via_service.clone_from(&caller.via_service);
-        ctx.now = now;
-        ctx.encryption_context.clone_from(&auth.encryption_context);
-        ctx.condition_keys.clone_from(&auth.condition_keys);
-        ctx.condition_keys
-            .entry("kms:KeySpec".to_owned())
-            .or_insert_with(|| vec![key.spec.as_str().to_owned()]);
-        ctx
+        let shared = ids::new_uuid(rng);
+        for (i, account) in recipients.iter().enumerate() {
+            let mut copy = event.clone();
+            copy.recipient_account_id.clone_from(account);
+            copy.shared_event_id = Some(shared.clone());
+            if i > 0 {
+                copy.event_id = ids::new_uuid(rng);
+            }
+            self.write(&copy)?;
+        }
+        Ok(())
     }
 
-    fn record(&self, caller: &Caller, record: &CallRecord) -> Result<(), KmsError> {
-        let event = audit_adapter::api_call(caller, record);
-        self.sink.record(&event).map_err(|err| {
+    /// Records another Region's record of the same request.
+    fn record_related(
+        &self,
+        caller: &Caller,
+        record: &CallRecord,
+        related: &RelatedCall,
+    ) -> Result<(), KmsError> {
+        self.write(&audit_adapter::related_call(caller, record, related))
+    }
+
+    fn write(&self, event: &crate::kms::audit::AuditEvent) -> Result<(), KmsError> {
+        self.sink.record(event).map_err(|err| {
             KmsError::new(
                 KmsErrorKind::Internal,
                 format!("the call could not be audited ({err}); nothing was changed"),
@@ -447,6 +543,123 @@ impl Engine {
     pub fn snapshot(&self) -> Result<State, KmsError> {
         Ok(self.lock()?.state.clone())
     }
+}
+
+/// Decides `auth` for `caller` with the key policy, the caller's identity policies and the
+/// grants on the key: the key, or `AccessDeniedException` (or `NotFoundException` for a key
+/// that does not exist).
+fn authorize<'s>(
+    state: &'s State,
+    identity_policies: &BTreeMap<String, Vec<PolicyDocument>>,
+    caller: &Caller,
+    auth: &Authorization,
+    now: DateTime<Utc>,
+) -> Result<&'s Key, KmsError> {
+    let key = state
+        .keys
+        .get(&auth.key_arn)
+        .ok_or_else(|| KmsError::key_not_found(&auth.key_arn))?;
+    let ctx = request_context(caller, auth, key, now);
+    let identity = identity_policies
+        .get(&ctx.principal)
+        .map_or(&[][..], Vec::as_slice);
+    let decision = evaluate(&key.policy, identity, &state.grants_on(&key.arn), &ctx);
+    if decision.is_allowed() {
+        return Ok(key);
+    }
+    let message = access_denied_message(&ctx, &decision).unwrap_or_else(|| {
+        format!(
+            "User: {} is not authorized to perform: {} on resource: {}",
+            ctx.caller_arn(),
+            auth.action,
+            key.arn
+        )
+    });
+    Err(KmsError::new(KmsErrorKind::AccessDenied, message))
+}
+
+/// The request context policies see for `auth` on `key`.
+fn request_context(
+    caller: &Caller,
+    auth: &Authorization,
+    key: &Key,
+    now: DateTime<Utc>,
+) -> RequestContext {
+    let mut ctx = RequestContext::new(&auth.action, &key.arn, &caller.principal);
+    if ctx.principal_account.is_empty() && !caller.principal.contains('.') {
+        ctx.principal_account.clone_from(&caller.account);
+    }
+    ctx.principal_org_id.clone_from(&caller.org_id);
+    ctx.source_ip = caller.source_ip.parse::<IpAddr>().ok();
+    ctx.via_service.clone_from(&caller.via_service);
+    ctx.now = now;
+    ctx.encryption_context.clone_from(&auth.encryption_context);
+    ctx.condition_keys.clone_from(&auth.condition_keys);
+    ctx.condition_keys
+        .entry("kms:KeySpec".to_owned())
+        .or_insert_with(|| vec![key.spec.as_str().to_owned()]);
+    ctx
+}
+
+/// Adds the members of `data` (an object) to `additionalEventData`.
+fn merge_additional(target: &mut Option<Value>, data: &Value) {
+    let Value::Object(members) = data else {
+        return;
+    };
+    let mut map = match target.take() {
+        Some(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    for (name, value) in members {
+        map.insert(name.clone(), value.clone());
+    }
+    *target = Some(Value::Object(map));
+}
+
+/// "All log entries for cryptographic operations with a KMS key in a custom key store
+/// include an `additionalEventData` field with the `customKeyStoreId`" (KMS Developer Guide,
+/// Decrypt with a KMS key in an AWS CloudHSM key store): added for the first such key the
+/// call names, whether the call succeeded or not. Such keys have no `CurrentKeyMaterialId`
+/// (the API reference gives it only to `AWS_KMS` and single-Region `EXTERNAL` keys), so no
+/// `keyMaterialId` is logged for them either.
+fn note_custom_key_store<O: Operation>(state: &State, record: &mut CallRecord) {
+    if !is_cryptographic(O::NAME) {
+        return;
+    }
+    let store = record.resources.iter().find_map(|(_, arn)| {
+        state
+            .keys
+            .get(arn)
+            .and_then(|key| key.hsm.as_ref())
+            .map(|hsm| hsm.custom_key_store_id.clone())
+    });
+    if let Some(store) = store {
+        record.key_material_id = None;
+        merge_additional(
+            &mut record.additional_event_data,
+            &serde_json::json!({ "customKeyStoreId": store }),
+        );
+    }
+}
+
+/// Another record of a request, in another Region than the call's (see
+/// [`Change::RelatedCall`]). It has the call's time, caller and `requestID`, its own
+/// `eventID`, and `invokedBy: kms.amazonaws.com`, as the second `UpdatePrimaryRegion`
+/// record of the KMS Developer Guide shows.
+#[derive(Debug, Clone)]
+pub struct RelatedCall {
+    /// `eventName`.
+    pub name: &'static str,
+    /// `awsRegion`.
+    pub region: String,
+    /// `requestParameters`.
+    pub parameters: Value,
+    /// `responseElements`.
+    pub response_elements: Option<Value>,
+    /// `resources`: (owner account, key ARN); empty writes none.
+    pub resources: Vec<(String, String)>,
+    /// `eventID`.
+    pub event_id: String,
 }
 
 /// What the engine knows about a call when it records it.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::kms::crypto::{KeyMaterial, KeySpec, KeyUsage, WrappingAlgorithm, WrappingKeyPair};
+use crate::kms::engine::key_store::{CustomKeyStore, HsmBacking};
 use crate::kms::policy::document::PolicyDocument;
 use crate::kms::policy::grant::Grant;
 
@@ -22,6 +23,9 @@ pub enum KeyState {
     PendingDeletion,
     /// EXTERNAL origin without key material.
     PendingImport,
+    /// A multi-Region primary key scheduled for deletion while replicas remain; its waiting
+    /// period starts when the last replica is deleted.
+    PendingReplicaDeletion,
 }
 
 impl KeyState {
@@ -32,6 +36,37 @@ impl KeyState {
             Self::Disabled => "Disabled",
             Self::PendingDeletion => "PendingDeletion",
             Self::PendingImport => "PendingImport",
+            Self::PendingReplicaDeletion => "PendingReplicaDeletion",
+        }
+    }
+
+    /// The state in words, for messages: `<key ARN> is pending deletion.`
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Disabled => "disabled",
+            Self::PendingDeletion => "pending deletion",
+            Self::PendingImport => "pending import",
+            Self::PendingReplicaDeletion => "pending replica deletion",
+        }
+    }
+}
+
+/// `MultiRegionKeyType`: which key of a set of related multi-Region keys this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiRegionKeyType {
+    /// The key that replicas are made from and that holds the shared properties.
+    Primary,
+    /// A copy in another Region, with the same key id and key material.
+    Replica,
+}
+
+impl MultiRegionKeyType {
+    /// The AWS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "PRIMARY",
+            Self::Replica => "REPLICA",
         }
     }
 }
@@ -96,6 +131,20 @@ pub struct Generation {
     pub since: DateTime<Utc>,
     /// How it replaced the previous one; `None` for the first.
     pub rotation: Option<RotationType>,
+    /// `KeyMaterialDescription` given when the material was imported.
+    pub description: Option<String>,
+}
+
+impl Generation {
+    /// The first generation of a key, current since `since`.
+    pub fn first(material: KeyMaterial, since: DateTime<Utc>) -> Self {
+        Self {
+            material,
+            since,
+            rotation: None,
+            description: None,
+        }
+    }
 }
 
 /// A KMS key.
@@ -127,8 +176,18 @@ pub struct Key {
     pub pending_window_days: Option<u32>,
     /// Whether this is a multi-Region key.
     pub multi_region: bool,
+    /// For a multi-Region key, whether it is the primary or a replica. The related keys are
+    /// the keys of the same account with the same key id in other Regions.
+    pub multi_region_type: Option<MultiRegionKeyType>,
+    /// For a key in a CloudHSM key store (`Origin` `AWS_CLOUDHSM`), where it lives.
+    pub hsm: Option<HsmBacking>,
     /// Material generations, oldest first; the last is current. Old ones stay for Decrypt.
+    /// Related multi-Region keys hold the same generations.
     pub generations: Vec<Generation>,
+    /// Imported material waiting for `RotateKeyOnDemand` to become current
+    /// (`ImportKeyMaterial` with `ImportType` `NEW_KEY_MATERIAL` on a key that has material;
+    /// `KeyMaterialState` `PENDING_ROTATION`).
+    pub pending_material: Option<Generation>,
     /// Automatic rotation period when enabled.
     pub rotation_period_days: Option<u32>,
     /// When automatic rotation is next due.
@@ -148,6 +207,28 @@ impl Key {
     pub fn current(&self) -> Option<&Generation> {
         self.generations.last()
     }
+
+    /// Whether this is a multi-Region replica key.
+    pub fn is_replica(&self) -> bool {
+        self.multi_region_type == Some(MultiRegionKeyType::Replica)
+    }
+
+    /// Whether this is a multi-Region primary key.
+    pub fn is_primary(&self) -> bool {
+        self.multi_region_type == Some(MultiRegionKeyType::Primary)
+    }
+}
+
+/// An alias: the key it points at and, as `ListAliases` reports them, when it was created
+/// and last pointed at a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    /// The key ARN.
+    pub key_arn: String,
+    /// `CreationDate`.
+    pub created: DateTime<Utc>,
+    /// `LastUpdatedDate`.
+    pub last_updated: DateTime<Utc>,
 }
 
 /// What `GetParametersForImport` handed out, kept until `ImportKeyMaterial` presents the
@@ -170,12 +251,14 @@ pub struct ImportParameters {
 pub struct State {
     /// Keys by ARN.
     pub keys: BTreeMap<String, Key>,
-    /// Alias ARN → key ARN.
-    pub aliases: BTreeMap<String, String>,
+    /// Aliases by alias ARN.
+    pub aliases: BTreeMap<String, Alias>,
     /// Grants by grant id.
     pub grants: BTreeMap<String, Grant>,
     /// Import parameters by import token (hex of the token bytes).
     pub imports: BTreeMap<String, ImportParameters>,
+    /// CloudHSM key stores by id (from the engine configuration).
+    pub custom_key_stores: BTreeMap<String, CustomKeyStore>,
 }
 
 /// One write an operation asks for.
@@ -185,8 +268,8 @@ pub enum Change {
     PutKey(Box<Key>),
     /// Forget a key (deletion completed), with its aliases and grants.
     DeleteKey(String),
-    /// Point an alias ARN at a key ARN.
-    PutAlias { alias_arn: String, key_arn: String },
+    /// Create an alias or point it at another key.
+    PutAlias { alias_arn: String, alias: Alias },
     /// Remove an alias.
     DeleteAlias(String),
     /// Store a grant.
@@ -196,6 +279,10 @@ pub enum Change {
     /// A service event the call sets off (the `RotateKey` of `RotateKeyOnDemand`): the
     /// engine records it after the call's own record; the state is not touched.
     ServiceEvent(Box<crate::kms::engine::lifecycle::ServiceRecord>),
+    /// Another record of the same request, in another Region (the `CreateKey` that
+    /// `ReplicateKey` writes in the replica Region, the new primary Region's
+    /// `UpdatePrimaryRegion`): recorded after the call's own record; the state is not touched.
+    RelatedCall(Box<crate::kms::engine::RelatedCall>),
     /// Store import parameters under their import token (hex).
     PutImportParameters {
         token: String,
@@ -213,12 +300,12 @@ impl State {
                 }
                 Change::DeleteKey(arn) => {
                     self.keys.remove(&arn);
-                    self.aliases.retain(|_, target| *target != arn);
+                    self.aliases.retain(|_, alias| alias.key_arn != arn);
                     self.grants.retain(|_, grant| grant.key_arn != arn);
                     self.imports.retain(|_, import| import.key_arn != arn);
                 }
-                Change::PutAlias { alias_arn, key_arn } => {
-                    self.aliases.insert(alias_arn, key_arn);
+                Change::PutAlias { alias_arn, alias } => {
+                    self.aliases.insert(alias_arn, alias);
                 }
                 Change::DeleteAlias(alias_arn) => {
                     self.aliases.remove(&alias_arn);
@@ -229,7 +316,7 @@ impl State {
                 Change::DeleteGrant(id) => {
                     self.grants.remove(&id);
                 }
-                Change::ServiceEvent(_) => {}
+                Change::ServiceEvent(_) | Change::RelatedCall(_) => {}
                 Change::PutImportParameters { token, parameters } => {
                     // Tokens past their validity are of no use to anyone: drop them here.
                     let issued = parameters.valid_to;
@@ -239,6 +326,21 @@ impl State {
                 }
             }
         }
+    }
+
+    /// The keys related to `key` (same account and multi-Region key id, every Region),
+    /// `key` included, oldest first; just `key` for a single-Region key.
+    pub fn related_keys<'s>(&'s self, key: &'s Key) -> Vec<&'s Key> {
+        if !key.multi_region {
+            return vec![key];
+        }
+        let mut related: Vec<&Key> = self
+            .keys
+            .values()
+            .filter(|k| k.multi_region && k.id == key.id && k.account == key.account)
+            .collect();
+        related.sort_by(|a, b| a.created.cmp(&b.created).then(a.region.cmp(&b.region)));
+        related
     }
 
     /// The grants on `key_arn`.

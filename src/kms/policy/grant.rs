@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::context::{root_account, RequestContext};
@@ -36,6 +37,14 @@ pub struct Grant {
     pub name: Option<String>,
     /// The account that created the grant: an account id or its root ARN.
     pub issuing_account: String,
+    /// When the grant was created (`CreationDate` in `ListGrants`: seconds since the epoch
+    /// on the wire; an RFC 3339 text is read too, as the AWS CLI prints it).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "creation_date"
+    )]
+    pub creation_date: Option<DateTime<Utc>>,
     /// Set once the grant is retired or revoked; such a grant allows nothing.
     #[serde(skip)]
     pub retired: bool,
@@ -127,6 +136,49 @@ fn names_caller(named: &str, ctx: &RequestContext) -> bool {
     named == ctx.principal || ctx.session_arn.as_deref() == Some(named)
 }
 
+/// `CreationDate` as the JSON protocol writes timestamps (epoch seconds), read from a
+/// number or an RFC 3339 text.
+mod creation_date {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Seconds(f64),
+        Text(String),
+    }
+
+    // `skip_serializing_if` leaves only `Some` here.
+    #[allow(clippy::ref_option)]
+    pub fn serialize<S: Serializer>(
+        value: &Option<DateTime<Utc>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        #[allow(clippy::cast_precision_loss)]
+        match value {
+            Some(time) => serializer.serialize_f64(time.timestamp_millis() as f64 / 1000.0),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let time = match Wire::deserialize(deserializer)? {
+            #[allow(clippy::cast_possible_truncation)]
+            Wire::Seconds(seconds) => {
+                DateTime::from_timestamp_millis((seconds * 1000.0).round() as i64)
+            }
+            Wire::Text(text) => DateTime::parse_from_rfc3339(&text)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+        };
+        time.map(Some)
+            .ok_or_else(|| serde::de::Error::custom("CreationDate is not a valid timestamp"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +203,7 @@ mod tests {
             constraints,
             name: None,
             issuing_account: "111122223333".to_owned(),
+            creation_date: None,
             retired: false,
         }
     }
@@ -286,5 +339,19 @@ mod tests {
             "Constraints": {"EncryptionContextSubset": {"Dept": "IT"}}, "IssuingAccount": "111122223333"}"#;
         let g: Result<Grant, _> = serde_json::from_str(json);
         assert!(g.is_ok_and(|g| g.constraints.is_some() && g.operations == ["Decrypt"]));
+        let dated = r#"{"GrantId": "g1", "KeyId": "k", "GranteePrincipal": "p",
+            "Operations": ["Decrypt"], "IssuingAccount": "111122223333",
+            "CreationDate": 1767225600.5}"#;
+        let g: Grant = serde_json::from_str(dated).expect("epoch seconds");
+        assert_eq!(
+            g.creation_date.map(|t| t.timestamp_millis()),
+            Some(1_767_225_600_500)
+        );
+        let text = serde_json::to_string(&g).expect("serialize");
+        assert!(text.contains("\"CreationDate\":1767225600.5"), "{text}");
+        let iso = r#"{"GrantId": "g1", "KeyId": "k", "GranteePrincipal": "p",
+            "Operations": [], "IssuingAccount": "1", "CreationDate": "2026-01-01T00:00:00Z"}"#;
+        let g: Grant = serde_json::from_str(iso).expect("rfc 3339");
+        assert_eq!(g.creation_date.map(|t| t.timestamp()), Some(1_767_225_600));
     }
 }

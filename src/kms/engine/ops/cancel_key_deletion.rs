@@ -53,7 +53,10 @@ impl Operation for CancelKeyDeletion {
 
     fn run(ctx: &mut Context<'_>, r: Request) -> Result<Outcome<Response>, KmsError> {
         let key = ctx.key(&r.key_id)?;
-        if key.state != KeyState::PendingDeletion {
+        if !matches!(
+            key.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        ) {
             return Err(KmsError::new(
                 KmsErrorKind::InvalidState,
                 format!("{} is not pending deletion.", key.arn),
@@ -69,6 +72,7 @@ impl Operation for CancelKeyDeletion {
             },
             response_elements: Some(json!({ "keyId": key.arn })),
             key_material_id: None,
+            additional_event_data: None,
             changes: vec![Change::PutKey(Box::new(changed))],
         })
     }

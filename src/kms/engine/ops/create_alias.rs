@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ids::{alias_arn, check_alias_name};
 use crate::kms::engine::ops::on_key;
-use crate::kms::engine::state::{Change, KeyState, State};
+use crate::kms::engine::state::{Alias, Change, KeyState, State};
 use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
 
 /// The request.
@@ -77,9 +77,14 @@ impl Operation for CreateAlias {
             response: Response {},
             response_elements: None,
             key_material_id: None,
+            additional_event_data: None,
             changes: vec![Change::PutAlias {
                 alias_arn: alias,
-                key_arn: key.arn.clone(),
+                alias: Alias {
+                    key_arn: key.arn.clone(),
+                    created: ctx.now,
+                    last_updated: ctx.now,
+                },
             }],
         })
     }

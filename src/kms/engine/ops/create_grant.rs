@@ -244,11 +244,11 @@ impl Operation for CreateGrant {
     fn run(ctx: &mut Context<'_>, r: Request) -> Result<Outcome<Response>, KmsError> {
         check_request(&r)?;
         let key = ctx.key(&r.key_id)?;
-        if key.state == KeyState::PendingDeletion {
-            return Err(KmsError::new(
-                KmsErrorKind::InvalidState,
-                format!("{} is pending deletion.", key.arn),
-            ));
+        if matches!(
+            key.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        ) {
+            return Err(crate::kms::engine::ops::invalid_state(key, key.state));
         }
         let constraints = r.constraints.as_ref().map(Constraints::to_policy);
         // A grant with the same name and the same terms is the same grant (KMS's idempotency).
@@ -279,6 +279,7 @@ impl Operation for CreateGrant {
                         partition_of(ctx.region),
                         ctx.caller.account
                     ),
+                    creation_date: Some(ctx.now),
                     retired: false,
                 };
                 (grant_id, vec![Change::PutGrant(Box::new(grant))])
@@ -292,6 +293,7 @@ impl Operation for CreateGrant {
                 grant_id,
             },
             key_material_id: None,
+            additional_event_data: None,
             changes,
         })
     }

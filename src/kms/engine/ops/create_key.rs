@@ -1,5 +1,7 @@
 //! `CreateKey`: a new key with generated (or, for EXTERNAL origin, pending) key material and
-//! the default key policy unless one is given.
+//! the default key policy unless one is given. `MultiRegion` makes a multi-Region primary
+//! key (`mrk-` id); `Origin` `AWS_CLOUDHSM` with a `CustomKeyStoreId` puts a symmetric key
+//! in a simulated CloudHSM key store.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +11,12 @@ use serde_json::{json, Value};
 use crate::kms::crypto::{KeyMaterial, KeySpec, KeyUsage};
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ids::{key_arn, new_key_id, partition_of};
+use crate::kms::engine::key_store::{CustomKeyStore, HsmBacking};
+use crate::kms::engine::lifecycle::backing_keys;
 use crate::kms::engine::ops::{KeyMetadata, Tag};
-use crate::kms::engine::state::{Change, Generation, Key, KeyState, Origin, State};
+use crate::kms::engine::state::{
+    Change, Generation, Key, KeyState, MultiRegionKeyType, Origin, State,
+};
 use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
 use crate::kms::policy::context::RequestContext;
 use crate::kms::policy::default_policy::{default_key_policy, lockout_check};
@@ -38,6 +44,8 @@ pub struct Request {
     pub tags: Vec<Tag>,
     #[serde(default)]
     pub bypass_policy_lockout_safety_check: Option<bool>,
+    #[serde(default)]
+    pub custom_key_store_id: Option<String>,
 }
 
 /// The response.
@@ -72,6 +80,9 @@ impl Operation for CreateKey {
             if r.multi_region == Some(true) {
                 map.insert("multiRegion".into(), json!(true));
             }
+            if let Some(store) = &r.custom_key_store_id {
+                map.insert("customKeyStoreId".into(), json!(store));
+            }
             if !r.tags.is_empty() {
                 map.insert(
                     "tags".into(),
@@ -95,6 +106,12 @@ impl Operation for CreateKey {
         // No key exists yet: CreateKey is authorized by IAM, which the engine's identity
         // policies model; the account root may always create keys.
         Ok(Vec::new())
+    }
+
+    /// The new key, as every AWS `CreateKey` example names it (reference §2.2).
+    fn response_resources(response: &Response) -> Vec<(String, String)> {
+        let metadata = &response.key_metadata;
+        vec![(metadata.aws_account_id.clone(), metadata.arn.clone())]
     }
 
     fn run(ctx: &mut Context<'_>, r: Request) -> Result<Outcome<Response>, KmsError> {
@@ -121,12 +138,20 @@ impl Operation for CreateKey {
                 ),
             ));
         }
-        let origin = match &r.origin {
+        let origin = match r.origin.as_deref() {
+            Some("EXTERNAL_KEY_STORE") => {
+                return Err(KmsError::new(
+                    KmsErrorKind::UnsupportedOperation,
+                    "External key stores are not available in this KMS; use an AWS_CLOUDHSM custom key store.",
+                ))
+            }
             Some(o) => Origin::parse(o).ok_or_else(|| {
                 KmsError::validation(o, "origin", "Member must satisfy enum value set")
             })?,
             None => Origin::AwsKms,
         };
+        let multi_region = r.multi_region.unwrap_or(false);
+        let store = custom_key_store(ctx, &r, origin, spec, usage, multi_region)?;
         if origin == Origin::External && spec != KeySpec::SymmetricDefault {
             return Err(KmsError::new(
                 KmsErrorKind::UnsupportedOperation,
@@ -142,7 +167,7 @@ impl Operation for CreateKey {
             ));
         }
         let account = ctx.caller.account.clone();
-        let id = new_key_id(ctx.rng, r.multi_region.unwrap_or(false));
+        let id = new_key_id(ctx.rng, multi_region);
         let arn = key_arn(ctx.region, &account, &id);
         let policy_text = r
             .policy
@@ -161,12 +186,13 @@ impl Operation for CreateKey {
         } else {
             let material = KeyMaterial::generate(spec, ctx.rng)
                 .map_err(|err| KmsError::new(KmsErrorKind::Internal, err.to_string()))?;
-            vec![Generation {
-                material,
-                since: ctx.now,
-                rotation: None,
-            }]
+            vec![Generation::first(material, ctx.now)]
         };
+        let hsm = store.map(|store| HsmBacking {
+            custom_key_store_id: store.custom_key_store_id.clone(),
+            cloud_hsm_cluster_id: store.cloud_hsm_cluster_id.clone(),
+            key_handle: next_key_handle(ctx.state, &store.custom_key_store_id),
+        });
         let key = Key {
             id,
             arn,
@@ -184,8 +210,11 @@ impl Operation for CreateKey {
             },
             deletion_date: None,
             pending_window_days: None,
-            multi_region: r.multi_region.unwrap_or(false),
+            multi_region,
+            multi_region_type: multi_region.then_some(MultiRegionKeyType::Primary),
+            hsm,
             generations,
+            pending_material: None,
             rotation_period_days: None,
             next_rotation: None,
             on_demand_rotations: 0,
@@ -199,15 +228,99 @@ impl Operation for CreateKey {
         };
         let metadata = KeyMetadata::of(&key);
         let response_elements = Some(metadata.cloudtrail(&key));
+        // The CloudHSM example records the new backing key: `{"keyHandle","backingKeyId"}`
+        // as JSON text.
+        let additional_event_data = backing_keys(&key)
+            .first()
+            .map(|backing| json!({ "backingKey": backing.to_string() }));
         Ok(Outcome {
             response: Response {
                 key_metadata: metadata,
             },
             response_elements,
             key_material_id: None,
+            additional_event_data,
             changes: vec![Change::PutKey(Box::new(key))],
         })
     }
+}
+
+/// The CloudHSM key store a request names, checked as KMS checks it: a store needs
+/// `Origin` `AWS_CLOUDHSM` and the reverse (the API reference says each requires the other;
+/// the engine answers a mismatch with `UnsupportedOperationException`, the exception KMS
+/// uses for parameters "not supported" in a request), a single-Region `SYMMETRIC_DEFAULT`
+/// encryption key, a store of the caller's account and Region
+/// (`CustomKeyStoreNotFoundException`), connected (`CustomKeyStoreInvalidStateException`)
+/// with two active HSMs (`CloudHsmClusterInvalidConfigurationException`).
+fn custom_key_store<'s>(
+    ctx: &Context<'s>,
+    r: &Request,
+    origin: Origin,
+    spec: KeySpec,
+    usage: KeyUsage,
+    multi_region: bool,
+) -> Result<Option<&'s CustomKeyStore>, KmsError> {
+    let unsupported = |message: String| KmsError::new(KmsErrorKind::UnsupportedOperation, message);
+    let Some(store_id) = &r.custom_key_store_id else {
+        if origin == Origin::AwsCloudHsm {
+            return Err(unsupported(
+                "A CustomKeyStoreId is required to create a KMS key with origin AWS_CLOUDHSM."
+                    .into(),
+            ));
+        }
+        return Ok(None);
+    };
+    if store_id.is_empty() || store_id.len() > 64 {
+        return Err(KmsError::validation(
+            store_id,
+            "customKeyStoreId",
+            "Member must have length between 1 and 64",
+        ));
+    }
+    if origin != Origin::AwsCloudHsm {
+        return Err(unsupported(format!(
+            "A KMS key in custom key store {store_id} must have origin AWS_CLOUDHSM, not {}.",
+            origin.as_str()
+        )));
+    }
+    if multi_region {
+        return Err(unsupported(
+            "You cannot create a multi-Region key in a custom key store.".into(),
+        ));
+    }
+    if spec != KeySpec::SymmetricDefault || usage != KeyUsage::EncryptDecrypt {
+        return Err(unsupported(format!(
+            "A KMS key in a custom key store must be a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key, not {} {}.",
+            spec.as_str(),
+            usage.as_str()
+        )));
+    }
+    let state: &'s State = ctx.state;
+    let store = state
+        .custom_key_stores
+        .get(store_id)
+        .filter(|s| s.account_id == ctx.caller.account && s.region == ctx.region)
+        .ok_or_else(|| {
+            KmsError::new(
+                KmsErrorKind::CustomKeyStoreNotFound,
+                format!("Custom key store {store_id} does not exist."),
+            )
+        })?;
+    store.accepts_new_keys()?;
+    Ok(Some(store))
+}
+
+/// A handle for a new backing key in a store's cluster: one past the highest in use.
+fn next_key_handle(state: &State, store_id: &str) -> String {
+    let highest = state
+        .keys
+        .values()
+        .filter_map(|k| k.hsm.as_ref())
+        .filter(|h| h.custom_key_store_id == store_id)
+        .filter_map(|h| h.key_handle.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    (highest + 1).to_string()
 }
 
 fn spec_name(r: &Request) -> String {

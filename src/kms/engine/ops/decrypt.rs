@@ -1,6 +1,7 @@
 //! `Decrypt`: ciphertext from `Encrypt` (or a data key), under whichever material of the
-//! key it names — old material included, so ciphertext outlives rotations — or RSA-OAEP
-//! ciphertext under the asymmetric key the request's `KeyId` names.
+//! key it names — old material included, so ciphertext outlives rotations; for a
+//! multi-Region key, with the related key of the Region called — or RSA-OAEP ciphertext
+//! under the asymmetric key the request's `KeyId` names.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::kms::crypto::{self, EncryptionAlgorithm, KeyUsage};
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
+use crate::kms::engine::ids::KeyRef;
 use crate::kms::engine::ops::blob::Blob;
 use crate::kms::engine::ops::crypto_error::{current, from_crypto};
 use crate::kms::engine::ops::encrypt::{algorithm, SYMMETRIC_DEFAULT};
@@ -81,15 +83,32 @@ pub fn source_key(
             "The ciphertext is invalid.",
         )
     })?;
+    let blob_key = in_region(&header.key_id, region);
     if let Some(named) = named {
-        if named != header.key_id {
+        if named != blob_key {
             return Err(KmsError::new(
                 KmsErrorKind::IncorrectKey,
                 "The key ID in the request does not identify a CMK that can perform this operation.",
             ));
         }
     }
-    Ok(header.key_id)
+    Ok(blob_key)
+}
+
+/// The key a blob made under `key_arn` is decrypted with in `region`: for a multi-Region
+/// key, the related key of that Region (related keys share key material, so ciphertext of
+/// one decrypts with any other, in its own Region); otherwise `key_arn` itself.
+fn in_region(key_arn: &str, region: &str) -> String {
+    match KeyRef::parse(key_arn) {
+        Ok(KeyRef::KeyArn {
+            region: blob_region,
+            account,
+            id,
+        }) if id.starts_with("mrk-") && blob_region != region => {
+            crate::kms::engine::ids::key_arn(region, &account, &id)
+        }
+        _ => key_arn.to_owned(),
+    }
 }
 
 /// Decrypts `blob` with `key` (already checked usable): a `SYMMETRIC_DEFAULT` blob under the
@@ -216,6 +235,7 @@ impl Operation for Decrypt {
             },
             response_elements: None,
             key_material_id: Some(generation.material.id().to_owned()),
+            additional_event_data: None,
             changes: Vec::new(),
         })
     }

@@ -31,7 +31,8 @@ impl Operation for DeleteAlias {
     type Request = Request;
     type Response = Response;
 
-    fn extra_resources(region: &str, caller: &Caller, r: &Request) -> Vec<(String, String)> {
+    /// The alias, named before its key as in AWS's example (ct-deletealias).
+    fn leading_resources(region: &str, caller: &Caller, r: &Request) -> Vec<(String, String)> {
         vec![(
             caller.account.clone(),
             crate::kms::engine::ids::alias_arn(region, &caller.account, &r.alias_name),
@@ -63,6 +64,7 @@ impl Operation for DeleteAlias {
             response: Response {},
             response_elements: None,
             key_material_id: None,
+            additional_event_data: None,
             changes: vec![Change::DeleteAlias(alias)],
         })
     }

@@ -49,7 +49,7 @@ impl Operation for DescribeKey {
     fn run(ctx: &mut Context<'_>, r: Request) -> Result<Outcome<Response>, KmsError> {
         let key = ctx.key(&r.key_id)?;
         Ok(Outcome::respond(Response {
-            key_metadata: KeyMetadata::of(key),
+            key_metadata: KeyMetadata::in_state(key, ctx.state),
         }))
     }
 }

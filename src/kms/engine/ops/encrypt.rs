@@ -99,6 +99,7 @@ impl Operation for Encrypt {
             },
             response_elements: None,
             key_material_id: Some(generation.material.id().to_owned()),
+            additional_event_data: None,
             changes: Vec::new(),
         })
     }

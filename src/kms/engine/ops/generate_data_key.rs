@@ -172,6 +172,7 @@ impl Operation for GenerateDataKey {
             changes: Vec::new(),
             response_elements: None,
             key_material_id: Some(material),
+            additional_event_data: None,
         })
     }
 }
@@ -216,6 +217,7 @@ impl Operation for GenerateDataKeyWithoutPlaintext {
             changes: Vec::new(),
             response_elements: None,
             key_material_id: Some(material),
+            additional_event_data: None,
         })
     }
 }

@@ -139,6 +139,7 @@ impl Operation for GenerateDataKeyPair {
             changes: Vec::new(),
             response_elements: None,
             key_material_id: Some(material),
+            additional_event_data: None,
         })
     }
 }
@@ -185,6 +186,7 @@ impl Operation for GenerateDataKeyPairWithoutPlaintext {
             changes: Vec::new(),
             response_elements: None,
             key_material_id: Some(material),
+            additional_event_data: None,
         })
     }
 }

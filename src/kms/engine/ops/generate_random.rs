@@ -2,10 +2,11 @@
 //! against, and no `resources` in its record.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::kms::crypto::{self, MAX_RANDOM_LEN};
-use crate::kms::engine::error::KmsError;
+use crate::kms::engine::error::{KmsError, KmsErrorKind};
+use crate::kms::engine::key_store::ConnectionState;
 use crate::kms::engine::ops::blob::Blob;
 use crate::kms::engine::ops::crypto_error::from_crypto;
 use crate::kms::engine::state::State;
@@ -37,9 +38,13 @@ impl Operation for GenerateRandom {
     type Request = Request;
     type Response = Response;
 
-    fn request_parameters(_: &Request) -> Value {
-        // Appendix A (ct-generaterandom): KMS logs `"requestParameters": null`.
-        Value::Null
+    fn request_parameters(r: &Request) -> Value {
+        // Appendix A (ct-generaterandom): KMS logs `"requestParameters": null`; a custom key
+        // store, when named, is logged (camelCase, as every request member).
+        match &r.custom_key_store_id {
+            Some(id) => json!({ "customKeyStoreId": id }),
+            None => Value::Null,
+        }
     }
 
     fn authorizations(
@@ -72,9 +77,39 @@ impl Operation for GenerateRandom {
                     "Member must have value less than or equal to 1024",
                 )
             })?;
+        // Random bytes "from" a CloudHSM key store's cluster: the store must exist in the
+        // caller's account and Region and be connected.
+        let store = match &r.custom_key_store_id {
+            None => None,
+            Some(id) => {
+                let store = ctx
+                    .state
+                    .custom_key_stores
+                    .get(id)
+                    .filter(|s| s.account_id == ctx.caller.account && s.region == ctx.region)
+                    .ok_or_else(|| {
+                        KmsError::new(
+                            KmsErrorKind::CustomKeyStoreNotFound,
+                            format!("Custom key store {id} does not exist."),
+                        )
+                    })?;
+                if store.connection_state != ConnectionState::Connected {
+                    return Err(KmsError::new(
+                        KmsErrorKind::CustomKeyStoreInvalidState,
+                        format!(
+                            "Custom key store {id} is {}; GenerateRandom needs a CONNECTED key store.",
+                            store.connection_state.as_str()
+                        ),
+                    ));
+                }
+                Some(id.clone())
+            }
+        };
         let bytes = crypto::generate_random(ctx.rng, len).map_err(from_crypto)?;
-        Ok(Outcome::respond(Response {
+        let mut outcome = Outcome::respond(Response {
             plaintext: Blob(bytes),
-        }))
+        });
+        outcome.additional_event_data = store.map(|id| json!({ "customKeyStoreId": id }));
+        Ok(outcome)
     }
 }

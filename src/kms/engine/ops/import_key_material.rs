@@ -2,6 +2,14 @@
 //! public key and an import token, valid 24 hours), `ImportKeyMaterial` (the wrapped material,
 //! optionally expiring at `ValidTo`, when the engine's lifecycle deletes it) and
 //! `DeleteImportedKeyMaterial` (the key goes back to `PendingImport`).
+//!
+//! `ImportKeyMaterial` takes the 2025 members: `ImportType` (`NEW_KEY_MATERIAL` for material
+//! the key never had — on a single-Region symmetric key that has material it waits as
+//! `PENDING_ROTATION` for `RotateKeyOnDemand`; `EXISTING_KEY_MATERIAL` to re-import; the
+//! default is `NEW_KEY_MATERIAL` before the first import and `EXISTING_KEY_MATERIAL` after),
+//! `KeyMaterialId` (re-imports only: the material must be the one with that id) and
+//! `KeyMaterialDescription`, and answers with the `KeyMaterialId` of the material, which its
+//! CloudTrail record carries in `responseElements`.
 
 use std::sync::Arc;
 
@@ -11,10 +19,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::kms::crypto::{
-    CryptoError, KeyMaterial, WrappingAlgorithm, WrappingKeyPair, WrappingKeySpec,
+    CryptoError, KeyMaterial, KeySpec, WrappingAlgorithm, WrappingKeyPair, WrappingKeySpec,
 };
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ops::blob::Blob;
+use crate::kms::engine::ops::multi_region::replicas_of;
 use crate::kms::engine::ops::on_key;
 use crate::kms::engine::state::{
     Change, Generation, ImportParameters, Key, KeyState, Origin, State,
@@ -62,7 +71,31 @@ pub struct ImportRequest {
     pub valid_to: Option<f64>,
     #[serde(default)]
     pub expiration_model: Option<String>,
+    /// `NEW_KEY_MATERIAL` or `EXISTING_KEY_MATERIAL` (symmetric keys only).
+    #[serde(default)]
+    pub import_type: Option<String>,
+    /// A description of the material (up to 256 characters).
+    #[serde(default)]
+    pub key_material_description: Option<String>,
+    /// The id of the material being re-imported (symmetric keys only).
+    #[serde(default)]
+    pub key_material_id: Option<String>,
 }
+
+/// `ImportKeyMaterial` response.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImportResponse {
+    /// The key ARN.
+    pub key_id: String,
+    /// The id of the imported material.
+    pub key_material_id: String,
+}
+
+/// `NEW_KEY_MATERIAL`.
+pub const NEW_KEY_MATERIAL: &str = "NEW_KEY_MATERIAL";
+/// `EXISTING_KEY_MATERIAL`.
+pub const EXISTING_KEY_MATERIAL: &str = "EXISTING_KEY_MATERIAL";
 
 /// `DeleteImportedKeyMaterial` request.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -203,6 +236,7 @@ impl Operation for GetParametersForImport {
             },
             response_elements: None,
             key_material_id: None,
+            additional_event_data: None,
             changes: vec![Change::PutImportParameters {
                 token: crate::trail::decode::hex(&token),
                 parameters: Box::new(parameters),
@@ -267,7 +301,7 @@ impl Operation for ImportKeyMaterial {
     const NAME: &'static str = "ImportKeyMaterial";
     const READ_ONLY: bool = false;
     type Request = ImportRequest;
-    type Response = Empty;
+    type Response = ImportResponse;
 
     fn request_parameters(r: &ImportRequest) -> Value {
         // Never the import token nor the key material.
@@ -289,6 +323,15 @@ impl Operation for ImportKeyMaterial {
                 map.insert("validTo".into(), json!(crate::kms::audit::java_date(t)));
             }
             map.insert("expirationModel".into(), json!(model));
+            if let Some(import_type) = &r.import_type {
+                map.insert("importType".into(), json!(import_type));
+            }
+            if let Some(description) = &r.key_material_description {
+                map.insert("keyMaterialDescription".into(), json!(description));
+            }
+            if let Some(id) = &r.key_material_id {
+                map.insert("keyMaterialId".into(), json!(id));
+            }
         }
         p
     }
@@ -309,7 +352,7 @@ impl Operation for ImportKeyMaterial {
         )
     }
 
-    fn run(ctx: &mut Context<'_>, r: ImportRequest) -> Result<Outcome<Empty>, KmsError> {
+    fn run(ctx: &mut Context<'_>, r: ImportRequest) -> Result<Outcome<ImportResponse>, KmsError> {
         if r.encrypted_key_material.bytes().is_empty()
             || r.encrypted_key_material.bytes().len() > 6144
         {
@@ -327,6 +370,7 @@ impl Operation for ImportKeyMaterial {
             ));
         }
         let valid_to = expiry(&r, ctx.now)?;
+        let choice = ImportChoice::of(&r)?;
         let key = ctx.key(&r.key_id)?;
         external(key)?;
         not_pending_deletion(key)?;
@@ -353,28 +397,183 @@ impl Operation for ImportKeyMaterial {
             .map_err(|err| crypto_error(&err))?;
         let material = KeyMaterial::from_imported(key.spec, &unwrapped, ctx.rng)
             .map_err(|err| crypto_error(&err))?;
+        let (changed, material_id) = choice.apply(key, material, valid_to, ctx.now)?;
+        // The first material of a multi-Region primary key is the material its replicas
+        // must be given too: they hold it (still `PendingImport`), so that their own import
+        // is checked against it.
+        let replicas: Vec<Change> = if key.is_primary() && key.generations.is_empty() {
+            replicas_of(ctx.state, key)
+                .into_iter()
+                .filter(|replica| replica.generations.is_empty())
+                .map(|replica| {
+                    let mut copy = replica.clone();
+                    copy.generations.clone_from(&changed.generations);
+                    Change::PutKey(Box::new(copy))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut outcome = Outcome::key_updated(
+            ImportResponse {
+                key_id: key.arn.clone(),
+                key_material_id: material_id.clone(),
+            },
+            key,
+            changed,
+        );
+        outcome.response_elements = Some(json!({ "keyId": key.arn, "keyMaterialId": material_id }));
+        outcome.changes.extend(replicas);
+        Ok(outcome)
+    }
+}
+
+/// What an `ImportKeyMaterial` request asks for beyond the material itself.
+struct ImportChoice {
+    /// `ImportType` as sent.
+    import_type: Option<String>,
+    /// `KeyMaterialId` as sent.
+    key_material_id: Option<String>,
+    /// `KeyMaterialDescription`.
+    description: Option<String>,
+}
+
+impl ImportChoice {
+    /// Reads and checks the 2025 members.
+    fn of(r: &ImportRequest) -> Result<Self, KmsError> {
+        if let Some(kind) = &r.import_type {
+            if kind != NEW_KEY_MATERIAL && kind != EXISTING_KEY_MATERIAL {
+                return Err(KmsError::validation(
+                    kind,
+                    "importType",
+                    &format!(
+                        "Member must satisfy enum value set: [{NEW_KEY_MATERIAL}, {EXISTING_KEY_MATERIAL}]"
+                    ),
+                ));
+            }
+        }
+        if let Some(id) = &r.key_material_id {
+            if id.parse::<crate::kms::crypto::KeyMaterialId>().is_err() {
+                return Err(KmsError::validation(
+                    id,
+                    "keyMaterialId",
+                    "Member must have length 64 and satisfy regular expression pattern: ^[a-f0-9]+$",
+                ));
+            }
+            if r.import_type.as_deref() == Some(NEW_KEY_MATERIAL) {
+                return Err(KmsError::new(
+                    KmsErrorKind::Validation,
+                    "You cannot specify a KeyMaterialId with ImportType NEW_KEY_MATERIAL.",
+                ));
+            }
+        }
+        if let Some(description) = &r.key_material_description {
+            if description.chars().count() > 256 {
+                return Err(KmsError::validation(
+                    "…",
+                    "keyMaterialDescription",
+                    "Member must have length less than or equal to 256",
+                ));
+            }
+        }
+        Ok(Self {
+            import_type: r.import_type.clone(),
+            key_material_id: r.key_material_id.clone(),
+            description: r.key_material_description.clone(),
+        })
+    }
+
+    /// `key` with `material` imported, and the id of the material it now holds.
+    fn apply(
+        &self,
+        key: &Key,
+        material: KeyMaterial,
+        valid_to: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(Key, String), KmsError> {
+        let symmetric = key.spec == KeySpec::SymmetricDefault;
+        if !symmetric && (self.import_type.is_some() || self.key_material_id.is_some()) {
+            return Err(KmsError::new(
+                KmsErrorKind::UnsupportedOperation,
+                format!(
+                    "ImportType and KeyMaterialId are supported only for symmetric encryption keys; {} is {}.",
+                    key.arn,
+                    key.spec.as_str()
+                ),
+            ));
+        }
+        let known = key.generations.iter().chain(key.pending_material.iter());
+        let matching = known
+            .clone()
+            .find(|g| g.material.same_secret(&material))
+            .cloned();
+        let first_import = key.generations.is_empty() && key.pending_material.is_none();
+        let new = match self.import_type.as_deref() {
+            Some(kind) => kind == NEW_KEY_MATERIAL,
+            None => first_import,
+        };
         let mut changed = key.clone();
-        // A key's material can never change: a second import must bring the same material,
-        // and keeps its id.
-        match key.current() {
-            Some(previous) if !previous.material.same_secret(&material) => {
+        if !new {
+            // Re-import: the material must be one the key already has (the one named).
+            let Some(existing) = matching.filter(|g| {
+                self.key_material_id
+                    .as_deref()
+                    .is_none_or(|id| g.material.id() == id)
+            }) else {
                 return Err(KmsError::new(
                     KmsErrorKind::IncorrectKeyMaterial,
                     "The key material in the request is not the same key material that was previously imported into this KMS key.",
                 ));
+            };
+            let is_current = key
+                .current()
+                .is_some_and(|g| g.material.id() == existing.material.id());
+            if is_current {
+                if key.state == KeyState::PendingImport {
+                    changed.state = KeyState::Enabled;
+                }
+                changed.valid_to = valid_to;
             }
-            Some(_) => {}
-            None => changed.generations.push(Generation {
-                material,
-                since: ctx.now,
-                rotation: None,
-            }),
+            return Ok((changed, existing.material.id().to_owned()));
+        }
+        if matching.is_some() {
+            return Err(KmsError::new(
+                KmsErrorKind::IncorrectKeyMaterial,
+                "This key material is already associated with the KMS key; import it with ImportType EXISTING_KEY_MATERIAL.",
+            ));
+        }
+        let generation = Generation {
+            description: self.description.clone(),
+            ..Generation::first(material, now)
+        };
+        let id = generation.material.id().to_owned();
+        if first_import {
+            changed.generations.push(generation);
+            if key.state == KeyState::PendingImport {
+                changed.state = KeyState::Enabled;
+            }
+            changed.valid_to = valid_to;
+            return Ok((changed, id));
+        }
+        // Another material for a key that has one: only single-Region symmetric keys take
+        // it, and it waits for `RotateKeyOnDemand` (a newer import replaces a waiting one).
+        if !symmetric || key.multi_region {
+            return Err(KmsError::new(
+                KmsErrorKind::IncorrectKeyMaterial,
+                "The key material in the request is not the same key material that was previously imported into this KMS key.",
+            ));
         }
         if key.state == KeyState::PendingImport {
-            changed.state = KeyState::Enabled;
+            return Err(KmsError::new(
+                KmsErrorKind::InvalidState,
+                format!(
+                    "{} is pending import; re-import its current key material before importing new key material.",
+                    key.arn
+                ),
+            ));
         }
-        changed.valid_to = valid_to;
-        Ok(Outcome::key_updated(Empty {}, key, changed))
+        changed.pending_material = Some(generation);
+        Ok((changed, id))
     }
 }
 

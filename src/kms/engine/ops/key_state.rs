@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::kms::engine::error::{KmsError, KmsErrorKind};
-use crate::kms::engine::ops::on_key;
+use crate::kms::engine::error::KmsError;
+use crate::kms::engine::ops::{invalid_state, on_key};
 use crate::kms::engine::state::{KeyState, State};
 use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
 
@@ -29,20 +29,7 @@ fn set_state(ctx: &Context<'_>, key_id: &str, enable: bool) -> Result<Outcome<Re
     let key = ctx.key(key_id)?;
     match key.state {
         KeyState::Enabled | KeyState::Disabled => {}
-        other => {
-            return Err(KmsError::new(
-                KmsErrorKind::InvalidState,
-                format!(
-                    "{} is {}.",
-                    key.arn,
-                    if other == KeyState::PendingDeletion {
-                        "pending deletion"
-                    } else {
-                        "pending import"
-                    }
-                ),
-            ))
-        }
+        other => return Err(invalid_state(key, other)),
     }
     let mut changed = key.clone();
     changed.state = if enable {

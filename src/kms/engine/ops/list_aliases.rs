@@ -1,6 +1,6 @@
 //! `ListAliases`: the aliases of the caller's account and Region, optionally only those of
-//! one key, in pages of `Limit` (1–1000, default 100). Alias creation and update times are
-//! not kept by the engine, so `CreationDate`/`LastUpdatedDate` are omitted.
+//! one key, in pages of `Limit` (1–1000, default 100), with when each was created and last
+//! pointed at a key.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -26,13 +26,17 @@ pub struct Request {
 }
 
 /// One alias.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AliasListEntry {
     pub alias_name: String,
     pub alias_arn: String,
     /// The key id (not ARN) the alias points at.
     pub target_key_id: String,
+    /// When the alias was created, seconds since the epoch.
+    pub creation_date: f64,
+    /// When the alias was last associated with a key (`CreateAlias` or `UpdateAlias`).
+    pub last_updated_date: f64,
 }
 
 /// The response.
@@ -101,10 +105,11 @@ impl Operation for ListAliases {
             .state
             .aliases
             .iter()
-            .filter(|(alias, target)| {
-                alias.starts_with(&prefix) && only.as_ref().is_none_or(|k| k == *target)
+            .filter(|(alias, entry)| {
+                alias.starts_with(&prefix) && only.as_ref().is_none_or(|k| *k == entry.key_arn)
             })
-            .map(|(alias, target)| {
+            .map(|(alias, entry)| {
+                let target = &entry.key_arn;
                 let name = format!("alias/{}", &alias[prefix.len()..]);
                 let target_id = ctx.state.keys.get(target).map_or_else(
                     || target.rsplit('/').next().unwrap_or_default().to_owned(),
@@ -116,6 +121,8 @@ impl Operation for ListAliases {
                         alias_name: name,
                         alias_arn: alias.clone(),
                         target_key_id: target_id,
+                        creation_date: epoch(entry.created),
+                        last_updated_date: epoch(entry.last_updated),
                     },
                 )
             })
@@ -127,4 +134,9 @@ impl Operation for ListAliases {
             next_marker,
         }))
     }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn epoch(t: chrono::DateTime<chrono::Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
 }

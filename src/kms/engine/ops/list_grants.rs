@@ -41,13 +41,17 @@ pub struct RetirableRequest {
 }
 
 /// `GrantListEntry`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GrantListEntry {
     pub key_id: String,
     pub grant_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// When the grant was created, seconds since the epoch (absent for grants configured
+    /// without a date).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<f64>,
     pub grantee_principal: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retiring_principal: Option<String>,
@@ -64,6 +68,10 @@ impl GrantListEntry {
             key_id: grant.key_arn.clone(),
             grant_id: grant.grant_id.clone(),
             name: grant.name.clone(),
+            #[allow(clippy::cast_precision_loss)]
+            creation_date: grant
+                .creation_date
+                .map(|t| t.timestamp_millis() as f64 / 1000.0),
             grantee_principal: grant.grantee_principal.clone(),
             retiring_principal: grant.retiring_principal.clone(),
             issuing_account: grant.issuing_account.clone(),

@@ -1,16 +1,20 @@
 //! `ListKeyRotations`: a key's completed rotations from its material generations, oldest
 //! first, in pages of `Limit` (1–1000, default 100). With `IncludeKeyMaterial`
 //! `ALL_KEY_MATERIAL` the original material is listed too (it has no rotation date or type).
+//! Symmetric keys with imported material (2025) list their materials with `ImportState` and
+//! `KeyMaterialDescription`, and new material imported for the next on-demand rotation as
+//! `PENDING_ROTATION`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::kms::crypto::KeySpec;
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ops::key_id::on_key_by_id;
 use crate::kms::engine::ops::list_keys::paging_parameters;
 use crate::kms::engine::ops::paging;
 use crate::kms::engine::ops::rotation::cannot_rotate;
-use crate::kms::engine::state::{KeyState, State};
+use crate::kms::engine::state::{KeyState, Origin, State};
 use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
 
 /// The request.
@@ -40,6 +44,12 @@ pub struct RotationsListEntry {
     /// `AUTOMATIC` or `ON_DEMAND`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rotation_type: Option<String>,
+    /// `KeyMaterialDescription` of imported material.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_description: Option<String>,
+    /// `IMPORTED` or `PENDING_IMPORT`, for imported material.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_state: Option<String>,
 }
 
 /// The response.
@@ -96,21 +106,32 @@ impl Operation for ListKeyRotations {
             }
         };
         let key = ctx.key(&r.key_id)?;
-        if key.state == KeyState::PendingDeletion {
-            return Err(KmsError::new(
-                KmsErrorKind::InvalidState,
-                format!("{} is pending deletion.", key.arn),
-            ));
+        if matches!(
+            key.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        ) {
+            return Err(crate::kms::engine::ops::invalid_state(key, key.state));
         }
-        if let Some(what) = cannot_rotate(key) {
+        let imported = key.origin == Origin::External && key.spec == KeySpec::SymmetricDefault;
+        if let Some(what) = cannot_rotate(key).filter(|_| !imported) {
             return Err(KmsError::new(
                 KmsErrorKind::UnsupportedOperation,
                 format!("{} does not support rotation ({what})", key.arn),
             ));
         }
         let last = key.generations.len().saturating_sub(1);
+        let import_state = |current: bool| {
+            imported.then(|| {
+                if current && key.state == KeyState::PendingImport {
+                    "PENDING_IMPORT"
+                } else {
+                    "IMPORTED"
+                }
+                .to_owned()
+            })
+        };
         #[allow(clippy::cast_precision_loss)]
-        let items = key
+        let mut items: Vec<(String, RotationsListEntry)> = key
             .generations
             .iter()
             .enumerate()
@@ -126,10 +147,27 @@ impl Operation for ListKeyRotations {
                         .rotation
                         .map(|_| g.since.timestamp_millis() as f64 / 1000.0),
                     rotation_type: g.rotation.map(|t| t.as_str().to_owned()),
+                    key_material_description: g.description.clone(),
+                    import_state: import_state(i == last),
                 };
                 (id, entry)
             })
             .collect();
+        if let Some(pending) = key.pending_material.as_ref().filter(|_| all) {
+            let id = pending.material.id().to_owned();
+            items.push((
+                id.clone(),
+                RotationsListEntry {
+                    key_id: key.id.clone(),
+                    key_material_id: id,
+                    key_material_state: "PENDING_ROTATION".to_owned(),
+                    rotation_date: None,
+                    rotation_type: None,
+                    key_material_description: pending.description.clone(),
+                    import_state: Some("IMPORTED".to_owned()),
+                },
+            ));
+        }
         let (rotations, next_marker) = paging::page(items, limit, r.marker.as_deref())?;
         Ok(Outcome::respond(Response {
             rotations,

@@ -24,8 +24,10 @@ pub mod list_aliases;
 pub mod list_grants;
 pub mod list_key_rotations;
 pub mod list_keys;
+pub mod multi_region;
 pub mod paging;
 pub mod re_encrypt;
+pub mod replicate_key;
 pub mod retire_grant;
 pub mod rotate_key_on_demand;
 pub mod rotation;
@@ -34,6 +36,7 @@ pub mod sign;
 pub mod tags;
 pub mod update_alias;
 pub mod update_key_description;
+pub mod update_primary_region;
 pub mod verify;
 pub mod verify_mac;
 
@@ -43,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
+use crate::kms::engine::ops::multi_region::MultiRegionConfiguration;
 use crate::kms::engine::state::{Key, KeyState, State};
 use crate::kms::engine::{resolve, Authorization, Caller};
 
@@ -75,6 +79,12 @@ pub struct KeyMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<f64>,
     pub origin: String,
+    /// The CloudHSM key store of an `AWS_CLOUDHSM` key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    /// The cluster of that key store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_hsm_cluster_id: Option<String>,
     pub key_manager: String,
     pub customer_master_key_spec: String,
     pub key_spec: String,
@@ -85,6 +95,9 @@ pub struct KeyMetadata {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mac_algorithms: Vec<String>,
     pub multi_region: bool,
+    /// The primary and replicas of a multi-Region key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_region_configuration: Option<MultiRegionConfiguration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_deletion_window_in_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,8 +110,20 @@ fn epoch(t: chrono::DateTime<chrono::Utc>) -> f64 {
 }
 
 impl KeyMetadata {
-    /// The metadata of `key`.
+    /// The metadata of `key` alone: a multi-Region key's configuration lists only `key`
+    /// (right for a new primary key); use [`KeyMetadata::in_state`] for existing keys.
     pub fn of(key: &Key) -> Self {
+        Self::with_related(key, &[key])
+    }
+
+    /// The metadata of `key` with its related multi-Region keys from `state`.
+    pub fn in_state(key: &Key, state: &State) -> Self {
+        Self::with_related(key, &state.related_keys(key))
+    }
+
+    /// The metadata of `key` whose related multi-Region keys (`key` included) are
+    /// `related`.
+    pub fn with_related(key: &Key, related: &[&Key]) -> Self {
         Self {
             aws_account_id: key.account.clone(),
             key_id: key.id.clone(),
@@ -111,6 +136,8 @@ impl KeyMetadata {
             deletion_date: key.deletion_date.map(epoch),
             valid_to: key.valid_to.map(epoch),
             origin: key.origin.as_str().to_owned(),
+            custom_key_store_id: key.hsm.as_ref().map(|h| h.custom_key_store_id.clone()),
+            cloud_hsm_cluster_id: key.hsm.as_ref().map(|h| h.cloud_hsm_cluster_id.clone()),
             key_manager: "CUSTOMER".to_owned(),
             customer_master_key_spec: key.spec.as_str().to_owned(),
             key_spec: key.spec.as_str().to_owned(),
@@ -133,14 +160,47 @@ impl KeyMetadata {
                 .map(|a| a.as_str().to_owned())
                 .collect(),
             multi_region: key.multi_region,
+            multi_region_configuration: MultiRegionConfiguration::of(key, related),
             pending_deletion_window_in_days: key.pending_window_days,
-            current_key_material_id: key.current().map(|g| g.material.id().to_owned()),
+            // Keys in a CloudHSM key store have no `CurrentKeyMaterialId` (API reference:
+            // it is given for `AWS_KMS` and single-Region `EXTERNAL` keys).
+            current_key_material_id: key
+                .current()
+                .filter(|_| key.hsm.is_none())
+                .map(|g| g.material.id().to_owned()),
         }
     }
 
     /// `responseElements.keyMetadata` as CloudTrail writes it: camelCase members,
-    /// `aWSAccountId`, Java text dates.
+    /// `aWSAccountId`, Java text dates; `{"keyMetadata": …}`.
     pub fn cloudtrail(&self, key: &Key) -> Value {
+        let mut elements = self.cloudtrail_base(key);
+        if let Some(Value::Object(metadata)) = elements.get_mut("keyMetadata") {
+            if let Some(id) = &self.custom_key_store_id {
+                metadata.insert("customKeyStoreId".into(), json!(id));
+            }
+            if let Some(id) = &self.cloud_hsm_cluster_id {
+                metadata.insert("cloudHsmClusterId".into(), json!(id));
+            }
+            if let Some(configuration) = &self.multi_region_configuration {
+                metadata.insert(
+                    "multiRegionConfiguration".into(),
+                    configuration.cloudtrail(),
+                );
+            }
+        }
+        elements
+    }
+
+    /// The `keyMetadata` object alone, as [`KeyMetadata::cloudtrail`] writes it.
+    pub fn cloudtrail_object(&self, key: &Key) -> Value {
+        self.cloudtrail(key)
+            .get("keyMetadata")
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    fn cloudtrail_base(&self, key: &Key) -> Value {
         let java = crate::kms::audit::java_date;
         crate::kms::audit::key_metadata_json(&crate::kms::audit::KeyMetadataRecord {
             aws_account_id: key.account.clone(),
@@ -194,15 +254,18 @@ pub fn usable(key: &Key) -> Result<(), KmsError> {
             KmsErrorKind::Disabled,
             format!("{} is disabled.", key.arn),
         )),
-        KeyState::PendingDeletion => Err(KmsError::new(
-            KmsErrorKind::InvalidState,
-            format!("{} is pending deletion.", key.arn),
-        )),
-        KeyState::PendingImport => Err(KmsError::new(
-            KmsErrorKind::InvalidState,
-            format!("{} is pending import.", key.arn),
-        )),
+        other @ (KeyState::PendingDeletion
+        | KeyState::PendingImport
+        | KeyState::PendingReplicaDeletion) => Err(invalid_state(key, other)),
     }
+}
+
+/// `KMSInvalidStateException` for `key` in state `state`: `<key ARN> is pending deletion.`
+pub fn invalid_state(key: &Key, state: KeyState) -> KmsError {
+    KmsError::new(
+        KmsErrorKind::InvalidState,
+        format!("{} is {}.", key.arn, state.words()),
+    )
 }
 
 /// `responseElements` of a state-changing operation with an empty response: since

@@ -163,6 +163,7 @@ impl Operation for ReEncrypt {
             response_elements: None,
             // One id fits the record: the material of the ciphertext ReEncrypt produced.
             key_material_id: Some(destination_material),
+            additional_event_data: None,
         })
     }
 }

@@ -162,6 +162,7 @@ impl Operation for RetireGrant {
             response: Empty {},
             response_elements: Some(json!({ "keyId": grant.key_arn })),
             key_material_id: None,
+            additional_event_data: None,
             changes: vec![Change::DeleteGrant(grant.grant_id.clone())],
         })
     }
@@ -199,6 +200,7 @@ impl Operation for RevokeGrant {
             response: Empty {},
             response_elements: key_arn_element(key),
             key_material_id: None,
+            additional_event_data: None,
             changes: vec![Change::DeleteGrant(grant.grant_id.clone())],
         })
     }

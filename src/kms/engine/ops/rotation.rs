@@ -1,14 +1,17 @@
 //! Automatic rotation settings: `EnableKeyRotation` (period 90–2560 days, default 365),
 //! `DisableKeyRotation` and `GetKeyRotationStatus`. Only symmetric keys with KMS-generated
-//! material rotate automatically.
+//! material rotate automatically. A set of multi-Region keys rotates together: the setting
+//! is made on the primary key ("To enable or disable automatic rotation of a set of related
+//! multi-Region keys, set the property on the primary key") and copied to its replicas.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::kms::crypto::KeySpec;
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
+use crate::kms::engine::ops::multi_region::{primary_of, replicas_of, synced};
 use crate::kms::engine::ops::{on_key, usable};
-use crate::kms::engine::state::{Key, KeyState, Origin, State};
+use crate::kms::engine::state::{Change, Key, KeyState, Origin, State};
 use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
 
 /// The default rotation period.
@@ -57,6 +60,39 @@ pub fn cannot_rotate(key: &Key) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// `UnsupportedOperationException` for a rotation setting or an on-demand rotation asked of
+/// a multi-Region replica key: those are made on the primary key.
+pub fn replica_refused(key: &Key, primary_region: Option<&str>) -> Result<(), KmsError> {
+    if !key.is_replica() {
+        return Ok(());
+    }
+    Err(KmsError::new(
+        KmsErrorKind::UnsupportedOperation,
+        format!(
+            "{} is a multi-Region replica key; rotate it through its primary key{}.",
+            key.arn,
+            primary_region.map_or_else(String::new, |r| format!(" in {r}"))
+        ),
+    ))
+}
+
+/// The outcome of changing the rotation settings of `key` to `changed`: the replicas of a
+/// multi-Region primary key take the same settings.
+fn with_replicas<R>(ctx: &Context<'_>, response: R, key: &Key, changed: Key) -> Outcome<R> {
+    let replicas: Vec<Change> = replicas_of(ctx.state, key)
+        .into_iter()
+        .map(|replica| Change::PutKey(Box::new(synced(replica, &changed))))
+        .collect();
+    let mut outcome = Outcome::key_updated(response, key, changed);
+    outcome.changes.extend(replicas);
+    outcome
+}
+
+fn primary_region<'s>(ctx: &Context<'s>, key: &'s Key) -> Option<&'s str> {
+    let state: &'s State = ctx.state;
+    primary_of(state, key).map(|p| p.region.as_str())
 }
 
 fn unsupported(key: &Key, what: &str) -> KmsError {
@@ -116,6 +152,7 @@ impl Operation for EnableKeyRotation {
         if let Some(what) = cannot_rotate(key) {
             return Err(unsupported(key, what));
         }
+        replica_refused(key, primary_region(ctx, key))?;
         let mut changed = key.clone();
         let since = key.current().map_or(ctx.now, |g| g.since);
         changed.rotation_period_days = Some(days);
@@ -123,7 +160,7 @@ impl Operation for EnableKeyRotation {
             since + chrono::Duration::days(i64::from(days)),
             ctx.now,
         ));
-        Ok(Outcome::key_updated(Empty {}, key, changed))
+        Ok(with_replicas(ctx, Empty {}, key, changed))
     }
 }
 
@@ -159,10 +196,11 @@ impl Operation for DisableKeyRotation {
         if let Some(what) = cannot_rotate(key) {
             return Err(unsupported(key, what));
         }
+        replica_refused(key, primary_region(ctx, key))?;
         let mut changed = key.clone();
         changed.rotation_period_days = None;
         changed.next_rotation = None;
-        Ok(Outcome::key_updated(Empty {}, key, changed))
+        Ok(with_replicas(ctx, Empty {}, key, changed))
     }
 }
 
@@ -194,11 +232,11 @@ impl Operation for GetKeyRotationStatus {
 
     fn run(ctx: &mut Context<'_>, r: KeyRequest) -> Result<Outcome<StatusResponse>, KmsError> {
         let key = ctx.key(&r.key_id)?;
-        if key.state == KeyState::PendingDeletion {
-            return Err(KmsError::new(
-                KmsErrorKind::InvalidState,
-                format!("{} is pending deletion.", key.arn),
-            ));
+        if matches!(
+            key.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        ) {
+            return Err(crate::kms::engine::ops::invalid_state(key, key.state));
         }
         #[allow(clippy::cast_precision_loss)]
         Ok(Outcome::respond(StatusResponse {

@@ -124,6 +124,7 @@ impl Operation for Sign {
             changes: Vec::new(),
             response_elements: None,
             key_material_id: Some(generation.material.id().to_owned()),
+            additional_event_data: None,
         })
     }
 }
