@@ -58,17 +58,41 @@ where
     O::Request: DeserializeOwned,
     O::Response: Serialize,
 {
+    let dry_run = request.get("DryRun").and_then(Value::as_bool) == Some(true)
+        && DRY_RUN_OPERATIONS.contains(&O::NAME);
     let request: O::Request =
         serde_json::from_value(request).map_err(|err| DispatchError::Serialization {
             operation: O::NAME.to_owned(),
             detail: err.to_string(),
         })?;
-    let response = engine.call::<O>(caller, region, request)?;
+    let response = if dry_run {
+        engine.dry_run::<O>(caller, region, request)?
+    } else {
+        engine.call::<O>(caller, region, request)?
+    };
     serde_json::to_value(response).map_err(|err| DispatchError::Serialization {
         operation: O::NAME.to_owned(),
         detail: format!("the response could not be encoded: {err}"),
     })
 }
+
+/// The operations that accept `DryRun` (KMS API reference).
+pub const DRY_RUN_OPERATIONS: &[&str] = &[
+    "CreateGrant",
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "ReEncrypt",
+    "RetireGrant",
+    "RevokeGrant",
+    "Sign",
+    "Verify",
+    "VerifyMac",
+];
 
 /// Every operation [`call`] knows, by API name.
 pub const OPERATIONS: &[&str] = &[
@@ -200,8 +224,15 @@ mod tests {
 
     fn engine() -> (Engine, Arc<MemorySink>) {
         let sink = Arc::new(MemorySink::default());
+        let admin_policy = json!({ "Version": "2012-10-17", "Statement": [
+            { "Effect": "Allow", "Action": "kms:*", "Resource": "*" } ] });
         let config = EngineConfig {
             seed: Some(1),
+            identity_policies: [(
+                "arn:aws:iam::111122223333:user/admin".to_owned(),
+                vec![admin_policy.to_string()],
+            )]
+            .into(),
             ..EngineConfig::default()
         };
         let engine = Engine::new(Arc::new(SystemClock), sink.clone(), config).expect("engine");
@@ -245,6 +276,44 @@ mod tests {
             "sorted, no duplicates"
         );
         assert_eq!(OPERATIONS.len(), 46);
+    }
+
+    #[test]
+    fn dry_run_authorizes_and_tries_but_changes_nothing() {
+        let (engine, sink) = engine();
+        let created = call(&engine, &admin(), "us-east-1", "CreateKey", json!({})).expect("key");
+        let key = created["KeyMetadata"]["KeyId"].clone();
+        let body = json!({ "KeyId": key, "Plaintext": "aGVsbG8=", "DryRun": true });
+        let err = call(&engine, &admin(), "us-east-1", "Encrypt", body).expect_err("dry run");
+        assert_eq!(err.code(), "DryRunOperationException");
+        let last = sink.events().pop().expect("audited");
+        assert_eq!(last.error_code.as_deref(), Some("DryRunOperationException"));
+        assert_eq!(last.request_parameters["dryRun"], json!(true));
+        // A dry run that would fail reports that failure instead.
+        let outsider = Caller {
+            principal: "arn:aws:iam::444455556666:user/x".into(),
+            account: "444455556666".into(),
+            identity: CallerIdentity::iam_user("444455556666", "x"),
+            ..admin()
+        };
+        let arn = created["KeyMetadata"]["Arn"].clone();
+        let body = json!({ "KeyId": arn, "Plaintext": "aGVsbG8=", "DryRun": true });
+        let err = call(&engine, &outsider, "us-east-1", "Encrypt", body).expect_err("denied");
+        assert_eq!(err.code(), "AccessDeniedException");
+        // A grant created in a dry run does not exist.
+        let body = json!({ "KeyId": key, "GranteePrincipal": "arn:aws:iam::111122223333:role/r",
+                           "Operations": ["Decrypt"], "DryRun": true });
+        let err = call(&engine, &admin(), "us-east-1", "CreateGrant", body).expect_err("dry run");
+        assert_eq!(err.code(), "DryRunOperationException");
+        let grants = call(
+            &engine,
+            &admin(),
+            "us-east-1",
+            "ListGrants",
+            json!({ "KeyId": key }),
+        )
+        .expect("list");
+        assert_eq!(grants["Grants"].as_array().map(Vec::len), Some(0));
     }
 
     #[test]

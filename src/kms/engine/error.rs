@@ -21,6 +21,8 @@ pub enum KmsErrorKind {
     CustomKeyStoreInvalidState,
     CustomKeyStoreNotFound,
     Disabled,
+    /// `DryRun` was set and the request would have succeeded.
+    DryRunOperation,
     ExpiredImportToken,
     IncorrectKey,
     IncorrectKeyMaterial,
@@ -75,6 +77,7 @@ impl KmsErrorKind {
             Self::LimitExceeded => "LimitExceededException",
             Self::MalformedPolicyDocument => "MalformedPolicyDocumentException",
             Self::NotFound => "NotFoundException",
+            Self::DryRunOperation => "DryRunOperationException",
             Self::Tag => "TagException",
             Self::UnsupportedOperation => "UnsupportedOperationException",
             Self::Validation => "ValidationException",
@@ -86,6 +89,7 @@ impl KmsErrorKind {
     pub fn http_status(self) -> u16 {
         match self {
             Self::Internal => 500,
+            Self::DryRunOperation => 412,
             _ => 400,
         }
     }
@@ -129,6 +133,11 @@ mod tests {
         );
         assert_eq!(KmsErrorKind::Internal.http_status(), 500);
         assert_eq!(KmsErrorKind::NotFound.http_status(), 400);
+        assert_eq!(KmsErrorKind::DryRunOperation.http_status(), 412);
+        assert_eq!(
+            KmsErrorKind::DryRunOperation.code(),
+            "DryRunOperationException"
+        );
         let e = KmsError::validation(
             "5",
             "pendingWindowInDays",

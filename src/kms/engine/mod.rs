@@ -372,9 +372,39 @@ impl Engine {
         region: &str,
         request: O::Request,
     ) -> Result<O::Response, KmsError> {
+        self.call_as::<O>(caller, region, request, false)
+    }
+
+    /// Runs operation `O` with `DryRun` set: validated, authorized and tried against the
+    /// state, then refused with `DryRunOperationException` if it would have succeeded (or
+    /// its own error if not). Audited with `requestParameters.dryRun`; nothing changes.
+    pub fn dry_run<O: Operation>(
+        &self,
+        caller: &Caller,
+        region: &str,
+        request: O::Request,
+    ) -> Result<O::Response, KmsError> {
+        self.call_as::<O>(caller, region, request, true)
+    }
+
+    fn call_as<O: Operation>(
+        &self,
+        caller: &Caller,
+        region: &str,
+        request: O::Request,
+        dry_run: bool,
+    ) -> Result<O::Response, KmsError> {
         let now = self.clock.now();
         let mut inner = self.lock()?;
-        let parameters = O::request_parameters(&request);
+        let mut parameters = O::request_parameters(&request);
+        if dry_run {
+            match &mut parameters {
+                Value::Object(members) => {
+                    members.insert("dryRun".to_owned(), Value::Bool(true));
+                }
+                other => *other = serde_json::json!({ "dryRun": true }),
+            }
+        }
         let Inner { state, rng } = &mut *inner;
         let request_id = ids::new_uuid(rng);
         let event_id = ids::new_uuid(rng);
@@ -394,6 +424,13 @@ impl Engine {
         };
         let result =
             self.authorize_and_run::<O>(state, rng, caller, region, now, request, &mut record);
+        let result = match result {
+            Ok(_) if dry_run => Err(KmsError::new(
+                KmsErrorKind::DryRunOperation,
+                "The request would have succeeded, but the DryRun option is set.",
+            )),
+            other => other,
+        };
         match result {
             Ok(outcome) => {
                 record
