@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kms_audit::rules::Severity;
 
 /// Proves AWS KMS keys are governed: reads CloudTrail logs of KMS activity into a Parquet
 /// lake and reports what they contain.
@@ -13,10 +15,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   kms-audit scan logs/ --format json > out.json  the same summary as JSON
   kms-audit scan logs/ --no-cache                use a temporary lake instead of the cache
   kms-audit scan logs/ --lake lake/              add to and summarize a lake of your own
+  kms-audit scan logs/ --format sarif --fail-on high > kms.sarif   findings for CI
   kms-audit ingest logs/ --lake lake/            add new files to a durable Parquet lake
   aws s3 cp s3://bucket/AWSLogs/ - --recursive | kms-audit scan -   (read standard input)
 
-Exit codes: 0 success; 2 usage or input error (including --strict stopping at a problem).")]
+Exit codes: 0 success; 1 `scan --fail-on` found an unwaived finding at or above the
+severity; 2 usage or input error (including --strict stopping at a problem).")]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -26,13 +30,24 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Read CloudTrail files and summarize them: time window, accounts, regions, files and
-    /// records read or skipped, events by source, name and error, top principals and keys.
+    /// Read CloudTrail files, summarize them (time window, accounts, regions, files and
+    /// records read or skipped, events by source, name and error, top principals and keys)
+    /// and evaluate the detection rules over them: findings by severity, with waivers.
     ///
     /// PATHs are CloudTrail files (.json, .json.gz, JSON Lines, EventBridge envelopes) or
     /// directories, walked recursively in the S3 layout; CloudTrail-Digest folders are
     /// skipped. `-` reads standard input. Files go through a Parquet lake: by default a cache
     /// per set of inputs, so scanning the same logs again reads only new files.
+    #[command(after_help = "Examples:
+  kms-audit scan logs/                                  summary and findings as tables
+  kms-audit scan logs/ --format sarif > kms.sarif       findings for code scanning
+  kms-audit scan logs/ --format junit --fail-on high    CI: exit 1 on high or critical
+  kms-audit scan logs/ --waivers waivers.yml --config kms-audit.yml
+  kms-audit scan logs/ --param KMS.LC.1.exempt_principals=arn:aws:iam::1:role/decom
+  kms-audit scan logs/ --since 2024-05-01 --until 2024-05-31 --account 111122223333
+
+Exit codes: 0 success (and no finding at or above --fail-on); 1 an unwaived finding at or
+above --fail-on; 2 usage or input error.")]
     Scan(ScanArgs),
     /// Add CloudTrail files to a Parquet lake (Hive-partitioned by account, region and date)
     /// that Athena, Spark, DuckDB or Polars can read.
@@ -102,9 +117,6 @@ pub struct InputArgs {
     /// JSON output).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub max_warnings: usize,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
 }
 
 /// `kms-audit scan`.
@@ -122,6 +134,75 @@ pub struct ScanArgs {
     /// Values listed per breakdown (event names, principals, keys…).
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
+    /// Output format: the summary and findings as tables or JSON, or the findings alone as
+    /// JSON Lines, CSV, SARIF 2.1.0 or JUnit XML.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
+    pub format: ScanFormat,
+    /// Extra rule files or directories, evaluated with the bundled pack (repeatable).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Evaluate only the --rules files, not the bundled pack.
+    #[arg(long)]
+    pub no_bundled_rules: bool,
+    /// Rule settings file (YAML): `rules: { KMS.LC.1: { enabled: false, params: { … } } }`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Set a rule parameter, after --config (repeatable): KMS.LC.1.exempt_principals=arn1,arn2.
+    #[arg(long = "param", value_name = "RULE.PARAM=VALUE")]
+    pub params: Vec<String>,
+    /// Waiver file (YAML list of rule, resource, principal, reason, owner, expires).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// Exit with code 1 when an unwaived finding is at or above this severity.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// Evaluate rules over events at or after this time (RFC 3339, or YYYY-MM-DD for the
+    /// start of that day, UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_since)]
+    pub since: Option<DateTime<Utc>>,
+    /// Evaluate rules over events at or before this time (RFC 3339, or YYYY-MM-DD for the
+    /// end of that day, UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_until)]
+    pub until: Option<DateTime<Utc>>,
+    /// Evaluate rules over events of this account (recipientAccountId; repeatable).
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+    /// Evaluate rules over events of this region (awsRegion; repeatable).
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// Evidence events kept per finding.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_evidence: usize,
+}
+
+/// Output formats of `scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// Tables for a terminal: the summary, then findings by severity.
+    Table,
+    /// Pretty JSON: the summary with its `findings` (stable field names).
+    Json,
+    /// One finding per line (JSON Lines), open then waived.
+    Jsonl,
+    /// One finding per row, stable header.
+    Csv,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// JUnit XML: a test case per rule, a failure per finding.
+    Junit,
+}
+
+fn parse_severity(text: &str) -> Result<Severity, String> {
+    Severity::from_name(&text.to_ascii_lowercase())
+        .ok_or_else(|| format!("`{text}` is not a severity: info, low, medium, high, critical"))
+}
+
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    kms_audit::scan::parse_time(text, false)
+}
+
+fn parse_until(text: &str) -> Result<DateTime<Utc>, String> {
+    kms_audit::scan::parse_time(text, true)
 }
 
 /// `kms-audit ingest`.
@@ -132,6 +213,9 @@ pub struct IngestArgs {
     /// The lake directory (created if missing).
     #[arg(long, value_name = "DIR", required = true)]
     pub lake: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// Output formats.

@@ -7,11 +7,19 @@ use std::process::ExitCode;
 use anyhow::Result;
 use kms_audit::ingest::lake::Lake;
 use kms_audit::ingest::{ingest, IngestOptions};
-use kms_audit::report::{ingest_table, simulate_table, summary_table, write_json};
-use kms_audit::scan::{default_cache_dir, scan, LakeChoice, ScanOptions};
+use kms_audit::report::{
+    findings_csv, findings_jsonl, findings_junit, findings_sarif, findings_table, ingest_table,
+    simulate_table, summary_table, write_json,
+};
+use kms_audit::rules::EvalOptions;
+use kms_audit::scan::{
+    default_cache_dir, scan, EventFilter, FindingOptions, LakeChoice, ScanOptions,
+};
 use kms_audit::trail::discover::discover;
 
-use crate::cli::{Cli, Command, IngestArgs, InputArgs, OutputFormat, ScanArgs, SimulateArgs};
+use crate::cli::{
+    Cli, Command, IngestArgs, InputArgs, OutputFormat, ScanArgs, ScanFormat, SimulateArgs,
+};
 use crate::progress::Terminal;
 
 /// Runs `cli`; returns the exit code of a run that completed.
@@ -42,6 +50,7 @@ fn run_scan(args: &ScanArgs) -> Result<ExitCode> {
     let options = ScanOptions {
         ingest: ingest_options(&args.input),
         top: args.top,
+        findings: finding_options(args)?,
     };
     let terminal = Terminal::new(args.input.strict, args.input.max_warnings);
     let result = scan(&args.input.paths, &choice, &options, &terminal);
@@ -54,12 +63,84 @@ fn run_scan(args: &ScanArgs) -> Result<ExitCode> {
     terminal.finish();
     let summary = result?;
     let mut out = std::io::stdout().lock();
-    match args.input.format {
-        OutputFormat::Table => summary_table::render(&summary, &mut out)?,
-        OutputFormat::Json => write_json(&summary, &mut out)?,
+    let findings = &summary.findings;
+    match args.format {
+        ScanFormat::Table => {
+            summary_table::render(&summary, &mut out)?;
+            findings_table::render(findings, &mut out)?;
+        }
+        ScanFormat::Json => write_json(&summary, &mut out)?,
+        ScanFormat::Jsonl => findings_jsonl::render(findings, &mut out)?,
+        ScanFormat::Csv => findings_csv::render(findings, &mut out)?,
+        ScanFormat::Sarif => findings_sarif::render(findings, &summary.tool_version, &mut out)?,
+        ScanFormat::Junit => findings_junit::render(findings, &mut out)?,
     }
     out.flush()?;
+    if args
+        .fail_on
+        .is_some_and(|threshold| findings.fails(threshold))
+    {
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The rules `scan` evaluates (bundled pack and --rules, with --config and --param
+/// applied), its event filter and waivers; any problem is an input error (exit 2).
+fn finding_options(args: &ScanArgs) -> Result<FindingOptions> {
+    use kms_audit::rules::config::RuleSettings;
+
+    if let Some(missing) = args.rules.iter().find(|p| !p.exists()) {
+        anyhow::bail!("rule path {} does not exist", missing.display());
+    }
+    let mut loaded = if args.no_bundled_rules {
+        kms_audit::rules::Loaded::default()
+    } else {
+        kms_audit::rules::load_bundled()
+    };
+    if !args.rules.is_empty() {
+        let extra = kms_audit::rules::load_paths(&args.rules);
+        loaded.rules.extend(extra.rules);
+        loaded.errors.extend(extra.errors);
+        // Ids must stay unique across the pack and the extra rules.
+        kms_audit::rules::loader::finish(&mut loaded);
+    }
+    if !loaded.is_ok() {
+        for err in &loaded.errors {
+            eprintln!("error: {err}");
+        }
+        anyhow::bail!(
+            "{} rule problem(s); `kms-audit rules lint` checks rule files",
+            loaded.errors.len()
+        );
+    }
+    let mut settings = RuleSettings::new();
+    if let Some(config) = &args.config {
+        settings.load_file(config)?;
+    }
+    for param in &args.params {
+        settings.add_arg(param)?;
+    }
+    let rules = settings.apply(loaded.rules)?;
+    let waivers = match &args.waivers {
+        Some(file) => kms_audit::rules::waiver::load(file)?,
+        None => Vec::new(),
+    };
+    Ok(FindingOptions {
+        rules,
+        filter: EventFilter {
+            since: args.since,
+            until: args.until,
+            accounts: args.accounts.clone(),
+            regions: args.regions.clone(),
+        },
+        waivers,
+        eval: EvalOptions {
+            max_evidence: args.max_evidence,
+            ..EvalOptions::default()
+        },
+        ..FindingOptions::default()
+    })
 }
 
 fn run_ingest(args: &IngestArgs) -> Result<ExitCode> {
@@ -75,7 +156,7 @@ fn run_ingest(args: &IngestArgs) -> Result<ExitCode> {
     terminal.finish();
     let report = result?;
     let mut out = std::io::stdout().lock();
-    match args.input.format {
+    match args.format {
         OutputFormat::Table => {
             ingest_table::render(&report, &args.lake.display().to_string(), &mut out)?
         }

@@ -1,16 +1,23 @@
 //! The `scan` job: make sure the inputs are in a lake (a per-input cache by default, a lake
-//! the user names, or a throwaway one), then summarize the lake.
+//! the user names, or a throwaway one), summarize the lake, then evaluate the rules over its
+//! events (narrowed by time, account and region filters) and apply waivers to the findings.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
+use chrono::{DateTime, NaiveDate, Utc};
+use polars::prelude::{col, lit, DataType, Expr, LazyFrame};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::ingest::lake::Lake;
 use crate::ingest::manifest::lake_error;
+use crate::ingest::schema::{AWS_REGION, EVENT_TIME, RECIPIENT_ACCOUNT_ID};
 use crate::ingest::{ingest, IngestOptions, IngestReport, Observer};
+use crate::rules::finding::sort_findings;
+use crate::rules::waiver::{self, WaivedFinding, Waiver};
+use crate::rules::{evaluate, scan_parts, EvalError, EvalOptions, Finding, Rule, Severity};
 use crate::summary::{summarize, EventSummary};
 use crate::trail::decode::hex;
 use crate::trail::discover::{discover, IgnoreReason, STDIN};
@@ -47,6 +54,206 @@ pub struct ScanOptions {
     pub ingest: IngestOptions,
     /// How many values each breakdown lists.
     pub top: usize,
+    /// The rules to evaluate and what to do with their findings.
+    pub findings: FindingOptions,
+}
+
+/// What the findings part of a scan evaluates, and how.
+#[derive(Debug, Clone)]
+pub struct FindingOptions {
+    /// The rules, with settings applied (disabled rules already removed).
+    pub rules: Vec<Rule>,
+    /// Which events the rules see.
+    pub filter: EventFilter,
+    /// Waivers to apply to the findings.
+    pub waivers: Vec<Waiver>,
+    /// The day waiver expiry is judged on.
+    pub today: NaiveDate,
+    /// Evaluation settings (evidence per finding).
+    pub eval: EvalOptions,
+}
+
+impl Default for FindingOptions {
+    fn default() -> Self {
+        Self {
+            rules: Vec::new(),
+            filter: EventFilter::default(),
+            waivers: Vec::new(),
+            today: Utc::now().date_naive(),
+            eval: EvalOptions::default(),
+        }
+    }
+}
+
+/// Which events the rules are evaluated over; empty parts do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EventFilter {
+    /// Events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Events at or before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Events whose `recipientAccountId` is one of these.
+    pub accounts: Vec<String>,
+    /// Events whose `awsRegion` is one of these.
+    pub regions: Vec<String>,
+}
+
+impl EventFilter {
+    /// Whether the filter keeps every event.
+    pub fn is_empty(&self) -> bool {
+        self.since.is_none()
+            && self.until.is_none()
+            && self.accounts.is_empty()
+            && self.regions.is_empty()
+    }
+
+    /// `events` narrowed to the filter.
+    pub fn apply(&self, events: LazyFrame) -> LazyFrame {
+        let mut conditions: Vec<Expr> = Vec::new();
+        let time = || col(EVENT_TIME).cast(DataType::Int64);
+        if let Some(since) = self.since {
+            conditions.push(time().gt_eq(lit(since.timestamp_micros())));
+        }
+        if let Some(until) = self.until {
+            conditions.push(time().lt_eq(lit(until.timestamp_micros())));
+        }
+        for (column, values) in [
+            (RECIPIENT_ACCOUNT_ID, &self.accounts),
+            (AWS_REGION, &self.regions),
+        ] {
+            let any = values
+                .iter()
+                .map(|v| col(column).cast(DataType::String).eq(lit(v.clone())))
+                .reduce(Expr::or);
+            conditions.extend(any);
+        }
+        match conditions.into_iter().reduce(Expr::and) {
+            Some(condition) => events.filter(condition),
+            None => events,
+        }
+    }
+}
+
+/// Parses a `--since` / `--until` value: RFC 3339 (`2024-05-01T12:00:00Z`), or a date
+/// (`2024-05-01`), which stands for the start of the day or, with `end_of_day`, its last
+/// microsecond (UTC).
+pub fn parse_time(text: &str, end_of_day: bool) -> std::result::Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        format!("`{text}` is not a time: use RFC 3339 (2024-05-01T12:00:00Z) or YYYY-MM-DD")
+    })?;
+    let time = if end_of_day {
+        date.and_hms_micro_opt(23, 59, 59, 999_999)
+    } else {
+        date.and_hms_opt(0, 0, 0)
+    };
+    time.map(|t| t.and_utc())
+        .ok_or_else(|| format!("`{text}` is out of range"))
+}
+
+/// A rule as the findings report lists it (SARIF `tool.driver.rules`, JUnit test cases).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleInfo {
+    /// Stable id.
+    pub id: String,
+    /// Name of the flagged pattern.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Severity of its findings.
+    pub severity: Severity,
+    /// What it flags.
+    pub what: String,
+    /// Why it matters, when stated.
+    pub why: Option<String>,
+    /// What to do, when stated.
+    pub remediation: Option<String>,
+    /// Links.
+    pub references: Vec<String>,
+}
+
+impl RuleInfo {
+    fn of(rule: &Rule) -> Self {
+        Self {
+            id: rule.id.clone(),
+            name: rule.name.clone(),
+            title: rule.title.clone(),
+            severity: rule.severity,
+            what: rule.what.clone(),
+            why: rule.why.clone(),
+            remediation: rule.remediation.clone(),
+            references: rule.references.clone(),
+        }
+    }
+
+    /// The pseudo-rule of expired waivers.
+    fn expired_waiver() -> Self {
+        Self {
+            id: waiver::EXPIRED_RULE_ID.to_owned(),
+            name: waiver::EXPIRED_RULE_NAME.to_owned(),
+            title: waiver::EXPIRED_TITLE.to_owned(),
+            severity: waiver::EXPIRED_SEVERITY,
+            what: waiver::EXPIRED_WHAT.to_owned(),
+            why: Some(waiver::EXPIRED_WHY.to_owned()),
+            remediation: Some(waiver::EXPIRED_REMEDIATION.to_owned()),
+            references: Vec::new(),
+        }
+    }
+}
+
+/// Open findings per severity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SeverityCounts {
+    /// Critical findings.
+    pub critical: u64,
+    /// High findings.
+    pub high: u64,
+    /// Medium findings.
+    pub medium: u64,
+    /// Low findings.
+    pub low: u64,
+    /// Info findings.
+    pub info: u64,
+}
+
+impl SeverityCounts {
+    fn add(&mut self, severity: Severity) {
+        let slot = match severity {
+            Severity::Critical => &mut self.critical,
+            Severity::High => &mut self.high,
+            Severity::Medium => &mut self.medium,
+            Severity::Low => &mut self.low,
+            Severity::Info => &mut self.info,
+        };
+        *slot += 1;
+    }
+}
+
+/// What the rules found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FindingsReport {
+    /// The rules evaluated, in id order (plus `KMS.WAIVER.EXPIRED` when waivers were given).
+    pub rules: Vec<RuleInfo>,
+    /// The event filter applied before evaluation.
+    pub filter: EventFilter,
+    /// Events the rules were evaluated over (after the filter).
+    pub events_evaluated: u64,
+    /// Open findings per severity.
+    pub counts: SeverityCounts,
+    /// Findings not covered by a live waiver (including expired waivers), most severe first.
+    pub findings: Vec<Finding>,
+    /// Findings covered by a live waiver, most severe first.
+    pub waived: Vec<WaivedFinding>,
+}
+
+impl FindingsReport {
+    /// Whether an open finding is at or above `threshold` (`--fail-on`).
+    pub fn fails(&self, threshold: Severity) -> bool {
+        self.findings.iter().any(|f| f.severity >= threshold)
+    }
 }
 
 /// Counts over the input files behind a scan.
@@ -89,6 +296,8 @@ pub struct ScanSummary {
     pub events: EventSummary,
     /// Every input problem: this run's, then those recorded when files were first ingested.
     pub problems: Vec<Problem>,
+    /// What the rules found.
+    pub findings: FindingsReport,
 }
 
 /// Runs a scan of `inputs`.
@@ -143,6 +352,7 @@ pub fn scan(
     }
     let events = summarize(lake.root(), &lake.part_paths(), options.top)?;
     let input = totals(&lake, &report);
+    let findings = find(&lake, &options.findings)?;
     let mut problems = report.problems;
     problems.extend(earlier_problems);
     Ok(ScanSummary {
@@ -151,6 +361,64 @@ pub fn scan(
         input,
         events,
         problems,
+        findings,
+    })
+}
+
+/// Evaluates the rules over the lake's events (filtered) and applies the waivers.
+pub fn find(lake: &Lake, options: &FindingOptions) -> Result<FindingsReport> {
+    let root = lake.root().to_path_buf();
+    let failed = |err: EvalError| match err {
+        EvalError::Polars(source) => Error::Analysis {
+            path: root.clone(),
+            source,
+        },
+        EvalError::Lake(err) => err,
+        other => Error::Lake {
+            path: root.clone(),
+            message: format!("rule evaluation: {other}"),
+        },
+    };
+    let mut rules: Vec<RuleInfo> = options.rules.iter().map(RuleInfo::of).collect();
+    if !options.waivers.is_empty() {
+        rules.push(RuleInfo::expired_waiver());
+    }
+    rules.sort_by(|a, b| a.id.cmp(&b.id));
+    let parts = lake.part_paths();
+    let (found, events_evaluated) = if parts.is_empty() || options.rules.is_empty() {
+        (Vec::new(), 0)
+    } else {
+        let events = options
+            .filter
+            .apply(scan_parts(&parts).map_err(|e| failed(EvalError::Polars(e)))?);
+        let counted = events
+            .clone()
+            .select([polars::prelude::len().alias("n")])
+            .collect()
+            .map_err(|e| failed(EvalError::Polars(e)))?;
+        let evaluated = counted
+            .column("n")
+            .and_then(|c| c.cast(&DataType::UInt64))
+            .ok()
+            .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
+            .unwrap_or(0);
+        let refs: Vec<&Rule> = options.rules.iter().collect();
+        let outcome = evaluate(&refs, events, &options.eval).map_err(failed)?;
+        (outcome.findings, evaluated)
+    };
+    let mut split = waiver::apply(found, &options.waivers, options.today);
+    sort_findings(&mut split.open);
+    let mut counts = SeverityCounts::default();
+    for finding in &split.open {
+        counts.add(finding.severity);
+    }
+    Ok(FindingsReport {
+        rules,
+        filter: options.filter.clone(),
+        events_evaluated,
+        counts,
+        findings: split.open,
+        waived: split.waived,
     })
 }
 

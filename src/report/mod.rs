@@ -1,5 +1,10 @@
 //! Renderers: each turns a result into one output format, written to any `impl Write`.
 
+pub mod findings_csv;
+pub mod findings_jsonl;
+pub mod findings_junit;
+pub mod findings_sarif;
+pub mod findings_table;
 pub mod ingest_table;
 pub mod simulate_table;
 pub mod summary_table;

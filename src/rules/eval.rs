@@ -58,19 +58,26 @@ pub fn scan_parts(parts: &[PathBuf]) -> PolarsResult<LazyFrame> {
     LazyFrame::scan_parquet_sources(ScanSources::Paths(sources.into_iter().collect()), args)
 }
 
-/// Evaluates the match rules among `rules` over `events` in one pass.
+/// Evaluates the match rules among `rules` over `events` in one pass, and the window rules
+/// (`threshold`, `baseline`, `correlation`: [`crate::rules::window`]) each as its own
+/// group-by.
 pub fn evaluate(
     rules: &[&Rule],
     events: LazyFrame,
     options: &EvalOptions,
 ) -> Result<MatchOutcome, EvalError> {
+    let mut windowed = crate::rules::window::evaluate(rules, &events, options)?;
+    let mut state = crate::rules::state::evaluate(rules, &events, options)?;
+    windowed.findings.append(&mut state.findings);
+    windowed.matched.append(&mut state.matched);
     let rules: Vec<&Rule> = rules
         .iter()
         .copied()
         .filter(|r| r.kind == Kind::Match)
         .collect();
     if rules.is_empty() {
-        return Ok(MatchOutcome::default());
+        sort_findings(&mut windowed.findings);
+        return Ok(windowed);
     }
     let plan = MatchPlan::new(&rules);
 
@@ -134,6 +141,8 @@ pub fn evaluate(
         outcome.findings.extend(builder.finish(rule));
         outcome.matched.push((rule.id.clone(), matched));
     }
+    outcome.findings.append(&mut windowed.findings);
+    outcome.matched.append(&mut windowed.matched);
     sort_findings(&mut outcome.findings);
     Ok(outcome)
 }

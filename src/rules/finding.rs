@@ -57,6 +57,10 @@ pub struct Finding {
     pub why: Option<String>,
     /// What to do, when the rule says.
     pub remediation: Option<String>,
+    /// What was observed against what was expected (a window rule's threshold or learned
+    /// baseline, a state rule's values); `None` for match rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// The stable id of a finding of rule `rule_id` about `resource` and `principal`: the first
@@ -161,6 +165,7 @@ impl FindingBuilder {
                     what: rule.what.clone(),
                     why: rule.why.clone(),
                     remediation: rule.remediation.clone(),
+                    detail: None,
                 }
             })
             .collect();

@@ -34,6 +34,10 @@ const NATIVE_FIELDS: &[&str] = &[
     "params",
     "resource",
     "detection",
+    "threshold",
+    "baseline",
+    "correlation",
+    "state",
     "tests",
     "references",
     "tags",
@@ -244,7 +248,7 @@ fn load_document(value: &Value, ctx: &mut Context<'_>, origin: Origin) -> Result
         ));
     };
     let has = |key: &str| map.contains_key(key);
-    if has("correlation") {
+    if has("correlation") && !has("kind") {
         return Err(ctx.error(
             &root.key("correlation"),
             ErrorKind::Unsupported(
@@ -305,7 +309,10 @@ fn native(map: &Mapping, ctx: &mut Context<'_>, origin: Origin) -> Result<Rule, 
             },
         )
     })?;
-    if kind != Kind::Match {
+    if !matches!(
+        kind,
+        Kind::Match | Kind::Threshold | Kind::Baseline | Kind::Correlation | Kind::State
+    ) {
         return Err(ctx.error(&root.key("kind"), ErrorKind::UnsupportedKind(kind_text)));
     }
     let status = status(map, &root, ctx)?;
@@ -317,10 +324,34 @@ fn native(map: &Mapping, ctx: &mut Context<'_>, origin: Origin) -> Result<Rule, 
     }
     let params = params(map, &root, ctx)?;
     let resource = resource(map, &root, ctx)?;
-    let detection_value = map
-        .get("detection")
-        .ok_or_else(|| ctx.error(&root.key("detection"), ErrorKind::Missing))?;
-    let detection = sigma::compile(detection_value, &root.key("detection"), &params, ctx)?;
+    let state = match kind {
+        Kind::State => Some(crate::rules::state::parse(map, &params, ctx)?),
+        _ => None,
+    };
+    let detection_value = match (map.get("detection"), state.is_some()) {
+        (Some(value), _) => value,
+        (None, true) => &Value::Null,
+        (None, false) => return Err(ctx.error(&root.key("detection"), ErrorKind::Missing)),
+    };
+    let body = if let Some(state) = state {
+        Body::State(state)
+    } else if kind == Kind::Match {
+        if let Some(name) = ["threshold", "baseline", "correlation"]
+            .into_iter()
+            .find(|k| map.contains_key(*k))
+        {
+            return Err(ctx.error(
+                &root.key(name),
+                ErrorKind::Invalid(format!("a `match` rule has no `{name}` section")),
+            ));
+        }
+        Body::Match(MatchBody {
+            detection: sigma::compile(detection_value, &root.key("detection"), &params, ctx)?,
+            raw: detection_value.clone(),
+        })
+    } else {
+        Body::Window(crate::rules::window::parse(kind, map, &params, ctx)?)
+    };
     let tests = tests(map, &root, &params, origin.dir.is_some(), ctx)?;
     Ok(Rule {
         id,
@@ -337,10 +368,7 @@ fn native(map: &Mapping, ctx: &mut Context<'_>, origin: Origin) -> Result<Rule, 
         falsepositives: text_list(map, "falsepositives", &root, ctx)?,
         params,
         resource,
-        body: Body::Match(MatchBody {
-            detection,
-            raw: detection_value.clone(),
-        }),
+        body,
         tests,
         format: Format::Native,
         origin,
@@ -427,19 +455,22 @@ impl Rule {
                 )
             })?;
         }
-        let Body::Match(body) = &self.body;
-        let detection = sigma::compile(
-            &body.raw,
-            &FieldPath::root().key("detection"),
-            &params,
-            &mut ctx,
-        )?;
+        let body = match &self.body {
+            Body::Match(body) => Body::Match(MatchBody {
+                detection: sigma::compile(
+                    &body.raw,
+                    &FieldPath::root().key("detection"),
+                    &params,
+                    &mut ctx,
+                )?,
+                raw: body.raw.clone(),
+            }),
+            Body::Window(body) => Body::Window(body.with_params(self.kind, &params, &mut ctx)?),
+            Body::State(body) => Body::State(body.with_params(&params, &mut ctx)?),
+        };
         let mut rule = self.clone();
         rule.params = params;
-        rule.body = Body::Match(MatchBody {
-            detection,
-            raw: body.raw.clone(),
-        });
+        rule.body = body;
         Ok(rule)
     }
 }
@@ -923,7 +954,13 @@ tests:
         let cases = [
             ("severity: high", "severity: hgih", 4, "severity", "hgih"),
             ("id: KMS.TEST.1", "id: kms-test-1", 1, "id", "not a rule id"),
-            ("kind: match", "kind: state", 5, "kind", "not supported"),
+            (
+                "kind: match",
+                "kind: state",
+                11,
+                "detection",
+                "no `detection`",
+            ),
             ("kind: match", "kind: sometimes", 5, "kind", "not allowed"),
             ("what: Flags DisableKey.\n", "", 1, "what", "is required"),
             (

@@ -10,6 +10,7 @@
 //! `additionalEventData`, `resources` and `serviceEventDetails` are extracted from the raw
 //! JSON text the lake keeps for them ([`fields`]).
 
+pub mod config;
 pub mod error;
 pub mod eval;
 pub mod fields;
@@ -22,7 +23,11 @@ pub mod params;
 pub mod plan;
 pub mod render;
 pub mod sigma;
+pub mod state;
 pub mod testing;
+pub mod views;
+pub mod waiver;
+pub mod window;
 pub mod yaml;
 
 pub use error::{ErrorKind, EvalError, RuleError, RuleWarning};

@@ -225,6 +225,10 @@ pub struct MatchBody {
 pub enum Body {
     /// Sigma detection over single events.
     Match(MatchBody),
+    /// `threshold`, `baseline` and `correlation` rules ([`crate::rules::window`]).
+    Window(crate::rules::window::WindowBody),
+    /// A filter over a derived view ([`crate::rules::state`]).
+    State(crate::rules::state::StateBody),
 }
 
 /// Events for a test case.
@@ -311,6 +315,8 @@ impl Rule {
     pub fn detection(&self) -> Option<&Detection> {
         match &self.body {
             Body::Match(body) => Some(&body.detection),
+            Body::Window(body) => Some(&body.detection),
+            Body::State(_) => None,
         }
     }
 }

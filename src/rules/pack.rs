@@ -9,20 +9,102 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../rules/audit-integrity/trail-logging-stopped-or-changed.yml"),
     ),
     (
+        "rules/least-privilege/access-denied-probing.yml",
+        include_str!("../../rules/least-privilege/access-denied-probing.yml"),
+    ),
+    (
+        "rules/least-privilege/grant-never-retired.yml",
+        include_str!("../../rules/least-privilege/grant-never-retired.yml"),
+    ),
+    (
+        "rules/least-privilege/grant-to-other-account.yml",
+        include_str!("../../rules/least-privilege/grant-to-other-account.yml"),
+    ),
+    (
+        "rules/least-privilege/key-access-granted-but-unused.yml",
+        include_str!("../../rules/least-privilege/key-access-granted-but-unused.yml"),
+    ),
+    (
         "rules/least-privilege/key-policy-allows-any-principal.yml",
         include_str!("../../rules/least-privilege/key-policy-allows-any-principal.yml"),
+    ),
+    (
+        "rules/least-privilege/key-policy-allows-other-account.yml",
+        include_str!("../../rules/least-privilege/key-policy-allows-other-account.yml"),
+    ),
+    (
+        "rules/least-privilege/key-policy-full-access-to-non-admin.yml",
+        include_str!("../../rules/least-privilege/key-policy-full-access-to-non-admin.yml"),
+    ),
+    (
+        "rules/least-privilege/key-policy-statement-any-principal-unconditioned.yml",
+        include_str!(
+            "../../rules/least-privilege/key-policy-statement-any-principal-unconditioned.yml"
+        ),
+    ),
+    (
+        "rules/least-privilege/principal-administers-and-uses-key.yml",
+        include_str!("../../rules/least-privilege/principal-administers-and-uses-key.yml"),
     ),
     (
         "rules/least-privilege/root-account-kms-use.yml",
         include_str!("../../rules/least-privilege/root-account-kms-use.yml"),
     ),
     (
+        "rules/lifecycle/imported-key-material-expiring.yml",
+        include_str!("../../rules/lifecycle/imported-key-material-expiring.yml"),
+    ),
+    (
         "rules/lifecycle/key-disabled-or-scheduled-for-deletion.yml",
         include_str!("../../rules/lifecycle/key-disabled-or-scheduled-for-deletion.yml"),
     ),
     (
+        "rules/lifecycle/key-used-after-disable-or-deletion-schedule.yml",
+        include_str!("../../rules/lifecycle/key-used-after-disable-or-deletion-schedule.yml"),
+    ),
+    (
+        "rules/rotation/key-material-older-than-cryptoperiod.yml",
+        include_str!("../../rules/rotation/key-material-older-than-cryptoperiod.yml"),
+    ),
+    (
         "rules/rotation/key-rotation-disabled.yml",
         include_str!("../../rules/rotation/key-rotation-disabled.yml"),
+    ),
+    (
+        "rules/rotation/rotatable-key-without-rotation.yml",
+        include_str!("../../rules/rotation/rotatable-key-without-rotation.yml"),
+    ),
+    (
+        "rules/rotation/rotation-period-longer-than-cryptoperiod.yml",
+        include_str!("../../rules/rotation/rotation-period-longer-than-cryptoperiod.yml"),
+    ),
+    (
+        "rules/unusual-usage/cross-account-key-use.yml",
+        include_str!("../../rules/unusual-usage/cross-account-key-use.yml"),
+    ),
+    (
+        "rules/unusual-usage/key-usage-volume-spike.yml",
+        include_str!("../../rules/unusual-usage/key-usage-volume-spike.yml"),
+    ),
+    (
+        "rules/unusual-usage/new-principal-on-key.yml",
+        include_str!("../../rules/unusual-usage/new-principal-on-key.yml"),
+    ),
+    (
+        "rules/unusual-usage/new-region-for-principal.yml",
+        include_str!("../../rules/unusual-usage/new-region-for-principal.yml"),
+    ),
+    (
+        "rules/unusual-usage/new-source-network-for-principal.yml",
+        include_str!("../../rules/unusual-usage/new-source-network-for-principal.yml"),
+    ),
+    (
+        "rules/unusual-usage/off-hours-key-use.yml",
+        include_str!("../../rules/unusual-usage/off-hours-key-use.yml"),
+    ),
+    (
+        "rules/unusual-usage/reencrypt-to-foreign-account-key.yml",
+        include_str!("../../rules/unusual-usage/reencrypt-to-foreign-account-key.yml"),
     ),
 ];
 
