@@ -440,7 +440,8 @@ pub const ADMIN_OPERATIONS: &[&str] = &[
     "UpdateAlias",
     "TagResource",
     "UntagResource",
-    "RevokeGrant",
+    // Not RevokeGrant: the console's default policy gives it to key users (with
+    // CreateGrant and ListGrants, for AWS services' grants), so it marks no administrator.
 ];
 
 /// Whether `operation` is a cryptographic operation.
