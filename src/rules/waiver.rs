@@ -19,6 +19,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_yaml_ng::Value;
 
+use crate::kms::policy::wildcard::matches;
 use crate::rules::config::ConfigError;
 use crate::rules::finding::{finding_id, Finding};
 use crate::rules::model::Severity;
@@ -74,11 +75,18 @@ pub struct Waiver {
 impl Waiver {
     /// Whether the waiver covers `finding`.
     pub fn matches(&self, finding: &Finding) -> bool {
-        glob_match(
-            &self.rule.to_ascii_uppercase(),
-            &finding.rule_id.to_ascii_uppercase(),
-        ) && glob_match(&self.resource, finding.resource.as_deref().unwrap_or(""))
-            && glob_match(&self.principal, finding.principal.as_deref().unwrap_or(""))
+        // IAM's wildcard matching (`*` any run, `?` one character) serves waivers too.
+        matches(&self.rule, &finding.rule_id, true)
+            && matches(
+                &self.resource,
+                finding.resource.as_deref().unwrap_or(""),
+                false,
+            )
+            && matches(
+                &self.principal,
+                finding.principal.as_deref().unwrap_or(""),
+                false,
+            )
     }
 
     /// Whether the waiver still applies on `today`.
@@ -283,46 +291,9 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Waiver>, ConfigError> {
     Ok(waivers)
 }
 
-/// Whether `text` matches the glob `pattern`: `*` any run of characters, `?` one character,
-/// everything else literally.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    // Greedy matching with backtracking to the last `*`: linear in practice.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("*", ""));
-        assert!(glob_match("arn:*:key/*", "arn:aws:kms:us-east-1:1:key/abc"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(!glob_match("a?c", "abbc"));
-        assert!(glob_match("*b*b", "abab"));
-        assert!(!glob_match("key/a", "key/ab"));
-        assert!(glob_match("KMS.LC.*", "KMS.LC.1"));
-    }
 
     #[test]
     fn parse_errors_name_file_line_and_field() {
