@@ -17,6 +17,7 @@ use kms_audit::rules::Severity;
   kms-audit scan logs/ --lake lake/              add to and summarize a lake of your own
   kms-audit scan logs/ --format sarif --fail-on high > kms.sarif   findings for CI
   kms-audit ingest logs/ --lake lake/            add new files to a durable Parquet lake
+  kms-audit report --framework pci-dss-4.0.1 logs/   compliance report (reports/pci-dss-4.0.1/)
   aws s3 cp s3://bucket/AWSLogs/ - --recursive | kms-audit scan -   (read standard input)
 
 Exit codes: 0 success; 1 `scan --fail-on` found an unwaived finding at or above the
@@ -43,6 +44,7 @@ pub enum Command {
   kms-audit scan logs/ --format sarif > kms.sarif       findings for code scanning
   kms-audit scan logs/ --format junit --fail-on high    CI: exit 1 on high or critical
   kms-audit scan logs/ --waivers waivers.yml --config kms-audit.yml
+  kms-audit scan logs/ --inventory inventory.json       keys created before the logs
   kms-audit scan logs/ --param KMS.LC.1.exempt_principals=arn:aws:iam::1:role/decom
   kms-audit scan logs/ --since 2024-05-01 --until 2024-05-31 --account 111122223333
 
@@ -76,6 +78,123 @@ above --fail-on; 2 usage or input error.")]
     /// read. See rules/README.md for the rule format.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Compliance framework catalogs (PCI DSS v4.0.1, HIPAA Security Rule, FedRAMP Rev5
+    /// Moderate, and your own): list them, show one's requirements with their rules,
+    /// thresholds and reasons. See rules/frameworks/README.md for the catalog format.
+    #[command(subcommand)]
+    Frameworks(FrameworksCommand),
+    /// Write compliance reports: every requirement of a framework catalog with its status
+    /// (satisfied, not-satisfied, insufficient-evidence, manual, not-applicable), the
+    /// findings with evidence and remediation, thresholds, waivers, key inventory, log
+    /// coverage and the comparison with the previous report.
+    ///
+    /// Reports go to OUT/FRAMEWORK/YYYY-MM-DD.EXT (the report date: today, or
+    /// $KMS_AUDIT_REPORT_DATE); each compares itself with the latest earlier JSON report in
+    /// its folder. With --lake, only log files the lake does not hold yet are read, so a
+    /// daily run over a synced trail is quick.
+    #[command(after_help = "Examples:
+  kms-audit report --framework pci-dss-4.0.1 logs/
+  kms-audit report --framework pci-dss-4.0.1 --framework fedramp-rev5-moderate logs/ --out reports/
+  kms-audit report --framework hipaa-security-rule --lake /var/lib/kms-audit/lake /data/trail/ --since 30d
+  kms-audit report --framework pci-dss-4.0.1 logs/ --param KMS.ROT.1.max_age_days=180 --waivers waivers.yml
+
+Exit codes: 0 reports written; 2 usage or input error.")]
+    Report(ReportArgs),
+}
+
+/// `kms-audit report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The framework catalog's id (repeatable): pci-dss-4.0.1, hipaa-security-rule,
+    /// fedramp-rev5-moderate, or the id of a --catalog file.
+    #[arg(long = "framework", value_name = "ID", required = true)]
+    pub frameworks: Vec<String>,
+    /// CloudTrail files or directories to read; `-` for standard input. Optional with
+    /// --lake (the lake's events are reported).
+    #[arg(value_name = "PATH", required_unless_present = "lake")]
+    pub paths: Vec<PathBuf>,
+    /// Use this lake directory: the PATHs are added to it (only files it does not hold yet
+    /// are read) and all of it is reported [default: a temporary lake].
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+    /// Evaluate events at or after this time: RFC 3339, YYYY-MM-DD, or Nd (N days before
+    /// the report date, from 00:00 UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_report_since)]
+    pub since: Option<kms_audit::assess::TimeSpec>,
+    /// Evaluate events at or before this time: RFC 3339, YYYY-MM-DD (its end), or Nd.
+    #[arg(long, value_name = "TIME", value_parser = parse_report_until)]
+    pub until: Option<kms_audit::assess::TimeSpec>,
+    /// The folder receiving FRAMEWORK/YYYY-MM-DD.EXT.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Formats to write, comma-separated. The next report compares itself with the JSON
+    /// one, so keep json for the trend.
+    #[arg(
+        long = "format",
+        value_enum,
+        value_delimiter = ',',
+        value_name = "FORMATS",
+        default_value = "md,json,csv,html,oscal"
+    )]
+    pub formats: Vec<ReportFormat>,
+    /// Extra rule files or directories, evaluated with the bundled pack (repeatable), for
+    /// catalogs that map rules of your own.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Evaluate only the --rules files, not the bundled pack.
+    #[arg(long)]
+    pub no_bundled_rules: bool,
+    /// Rule settings file (YAML): `rules: { KMS.ROT.1: { params: { max_age_days: 180 } } }`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Set a rule parameter, after --config (repeatable): KMS.ROT.1.max_age_days=180.
+    #[arg(long = "param", value_name = "RULE.PARAM=VALUE")]
+    pub params: Vec<String>,
+    /// Waiver file (YAML list of rule, resource, principal, reason, owner, expires).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// Key inventory snapshot (JSON) for keys created before the logs begin (see `scan
+    /// --help`).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Framework catalog file or directory to add to the bundled catalogs (repeatable).
+    #[arg(long = "catalog", value_name = "PATH")]
+    pub catalogs: Vec<PathBuf>,
+    /// Evidence events kept per finding.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_evidence: usize,
+    /// Stop at the first input problem with exit code 2, instead of warning and going on.
+    #[arg(long)]
+    pub strict: bool,
+    /// Files read in parallel [default: the number of CPUs].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Warnings printed on stderr before the rest are only counted.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub max_warnings: usize,
+}
+
+/// Formats of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown, for repositories.
+    Md,
+    /// The report model as JSON (stable, documented in docs/report-formats.md).
+    Json,
+    /// One row per requirement and finding.
+    Csv,
+    /// One self-contained HTML file with charts.
+    Html,
+    /// OSCAL assessment-results JSON.
+    Oscal,
+}
+
+fn parse_report_since(text: &str) -> Result<kms_audit::assess::TimeSpec, String> {
+    kms_audit::assess::TimeSpec::parse(text, false)
+}
+
+fn parse_report_until(text: &str) -> Result<kms_audit::assess::TimeSpec, String> {
+    kms_audit::assess::TimeSpec::parse(text, true)
 }
 
 /// `kms-audit simulate`.
@@ -153,6 +272,18 @@ pub struct ScanArgs {
     /// Waiver file (YAML list of rule, resource, principal, reason, owner, expires).
     #[arg(long, value_name = "FILE")]
     pub waivers: Option<PathBuf>,
+    /// Key inventory snapshot (JSON) for keys created before the logs begin: their creation,
+    /// rotation, key policy and grants; scripts/kms-inventory.sh builds it.
+    ///
+    /// The file is `{"taken": TIME, "keys": [{"DescribeKey": …, "KeyPolicy": …, "Grants": …,
+    /// "RotationStatus": …, "KeyRotations": …}]}`: per key, the JSON output of `aws kms
+    /// describe-key`, `get-key-policy`, `list-grants`, `get-key-rotation-status` and
+    /// `list-key-rotations`, pasted unchanged (only DescribeKey is required). TIME is
+    /// RFC 3339 or epoch seconds, like the dates inside. What the snapshot says replaces
+    /// what earlier events said; events after `taken` take precedence. See
+    /// docs/rule-views.md.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
     /// Exit with code 1 when an unwaived finding is at or above this severity.
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
@@ -173,6 +304,10 @@ pub struct ScanArgs {
     /// Evidence events kept per finding.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_evidence: usize,
+    /// Report how long each phase took (ingest, summary, rules): a line on stderr, and a
+    /// `timings` object in `--format json`.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// Output formats of `scan`.
@@ -243,8 +378,9 @@ pub enum RulesCommand {
     #[command(after_help = "Examples:
   kms-audit rules lint                      the bundled pack
   kms-audit rules lint my-rules/            your own rules, e.g. in CI
-  kms-audit rules lint sigma/rules/cloud/aws/cloudtrail/   Sigma rules, read unchanged")]
-    Lint(RulesCheckArgs),
+  kms-audit rules lint sigma/rules/cloud/aws/cloudtrail/   Sigma rules, read unchanged
+  kms-audit rules lint my-rules/ --catalog my-framework.yml   a catalog mapping your rules")]
+    Lint(RulesLintArgs),
     /// Run every rule's own test cases: each case's events are ingested into a throwaway
     /// lake and the rule is evaluated over it, exactly as `scan` would.
     ///
@@ -278,7 +414,58 @@ pub struct RulesExplainArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// `kms-audit rules lint` and `kms-audit rules test`.
+/// `kms-audit rules lint`.
+#[derive(Debug, Args)]
+pub struct RulesLintArgs {
+    /// Rule files or directories [default: the bundled pack].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Framework catalog file or directory to check as well (repeatable): every rule it
+    /// maps must exist in the bundled pack or the PATHs. Without PATH the bundled catalogs
+    /// are checked too.
+    #[arg(long = "catalog", value_name = "PATH")]
+    pub catalogs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `kms-audit frameworks …`.
+#[derive(Debug, Subcommand)]
+pub enum FrameworksCommand {
+    /// List the framework catalogs: id, name, version and requirements by status.
+    List(FrameworksListArgs),
+    /// Show a catalog: its source and scope, and every requirement with its status, its
+    /// rules, thresholds and log coverage, or the reason it is manual or not applicable.
+    Show(FrameworksShowArgs),
+}
+
+/// `kms-audit frameworks list`.
+#[derive(Debug, Args)]
+pub struct FrameworksListArgs {
+    /// Catalog file or directory to add to the bundled catalogs (repeatable).
+    #[arg(long = "catalog", value_name = "PATH")]
+    pub catalogs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `kms-audit frameworks show`.
+#[derive(Debug, Args)]
+pub struct FrameworksShowArgs {
+    /// The catalog's id (case-insensitive), e.g. pci-dss-4.0.1.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Catalog file or directory to add to the bundled catalogs (repeatable).
+    #[arg(long = "catalog", value_name = "PATH")]
+    pub catalogs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `kms-audit rules test`.
 #[derive(Debug, Args)]
 pub struct RulesCheckArgs {
     /// Rule files or directories [default: the bundled pack].

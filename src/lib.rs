@@ -2,9 +2,12 @@
 //!
 //! The pipeline: CloudTrail files are discovered and decoded ([`trail`]), normalized into one
 //! flat event table and stored in a Parquet lake ([`ingest`]), analysed with Polars
-//! ([`summary`]) and rendered for people and machines ([`report`]).
+//! ([`summary`]) and rendered for people and machines ([`report`]). Compliance framework
+//! catalogs map rules to requirements ([`frameworks`]).
 
+pub mod assess;
 pub mod error;
+pub mod frameworks;
 pub mod ingest;
 pub mod kms;
 pub mod report;

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::{col, lit, DataType, Expr, LazyFrame};
@@ -11,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::ingest::integrity::Integrity;
 use crate::ingest::lake::Lake;
 use crate::ingest::manifest::lake_error;
 use crate::ingest::schema::{AWS_REGION, EVENT_TIME, RECIPIENT_ACCOUNT_ID};
@@ -281,6 +283,10 @@ pub struct InputTotals {
     pub records_skipped: u64,
     /// Uncompressed bytes of the files in the lake.
     pub bytes_uncompressed: u64,
+    /// What validating the CloudTrail digest files in the lake found (absent without
+    /// digests): the `log_integrity` view lists the problems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<crate::ingest::manifest::IntegritySummary>,
 }
 
 /// Everything `scan` reports.
@@ -298,6 +304,24 @@ pub struct ScanSummary {
     pub problems: Vec<Problem>,
     /// What the rules found.
     pub findings: FindingsReport,
+    /// How long each phase took: filled by [`scan`]; the CLI shows it only with `--timings`
+    /// (absent from the JSON otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<ScanTimings>,
+}
+
+/// Wall-clock seconds of each phase of a scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ScanTimings {
+    /// Finding the input files and adding the new ones to the lake (near zero when the lake
+    /// already holds them all).
+    pub ingest_s: f64,
+    /// Summarizing the lake's events (`events`).
+    pub summary_s: f64,
+    /// Evaluating the rules over the lake's events and applying the waivers (`findings`).
+    pub rules_s: f64,
+    /// The whole scan.
+    pub total_s: f64,
 }
 
 /// Runs a scan of `inputs`.
@@ -307,6 +331,7 @@ pub fn scan(
     options: &ScanOptions,
     observer: &dyn Observer,
 ) -> Result<ScanSummary> {
+    let started = Instant::now();
     let discovery = discover(inputs)?;
     let uses_stdin = inputs.iter().any(|p| p.as_os_str() == STDIN);
     let temporary;
@@ -350,9 +375,19 @@ pub fn scan(
             return Err(Error::Strict(problem.clone()));
         }
     }
+    let ingested = Instant::now();
     let events = summarize(lake.root(), &lake.part_paths(), options.top)?;
     let input = totals(&lake, &report);
+    let summarized = Instant::now();
     let findings = find(&lake, &options.findings)?;
+    let found = Instant::now();
+    let seconds = |from: Instant, to: Instant| (to - from).as_secs_f64();
+    let timings = ScanTimings {
+        ingest_s: seconds(started, ingested),
+        summary_s: seconds(ingested, summarized),
+        rules_s: seconds(summarized, found),
+        total_s: seconds(started, found),
+    };
     let mut problems = report.problems;
     problems.extend(earlier_problems);
     Ok(ScanSummary {
@@ -362,6 +397,7 @@ pub fn scan(
         events,
         problems,
         findings,
+        timings: Some(timings),
     })
 }
 
@@ -403,7 +439,9 @@ pub fn find(lake: &Lake, options: &FindingOptions) -> Result<FindingsReport> {
             .and_then(|c| c.u64().ok().and_then(|c| c.get(0)))
             .unwrap_or(0);
         let refs: Vec<&Rule> = options.rules.iter().collect();
-        let outcome = evaluate(&refs, events, &options.eval).map_err(failed)?;
+        let mut eval = options.eval.clone();
+        eval.integrity = Integrity::load(lake.root())?.map(std::sync::Arc::new);
+        let outcome = evaluate(&refs, events, &eval).map_err(failed)?;
         (outcome.findings, evaluated)
     };
     let mut split = waiver::apply(found, &options.waivers, options.today);
@@ -439,17 +477,22 @@ fn cache_key(inputs: &[PathBuf]) -> String {
     hex(&digest[..12])
 }
 
-/// A cached lake holds a file that is no longer among the inputs: start it again.
+/// A cached lake holds a file (log or digest) that is no longer among the inputs: start it
+/// again.
 fn cache_is_stale(lake: &Lake, discovery: &crate::trail::discover::Discovery) -> bool {
     let present: HashSet<&str> = discovery
         .files
         .iter()
+        .chain(&discovery.digests)
         .filter_map(|f| f.identity.as_deref())
         .collect();
-    lake.manifest()
+    let manifest = lake.manifest();
+    manifest
         .files
         .iter()
-        .any(|f| !present.contains(f.identity.as_str()))
+        .map(|f| f.identity.as_str())
+        .chain(manifest.digests.iter().map(|d| d.identity.as_str()))
+        .any(|identity| !present.contains(identity))
 }
 
 fn totals(lake: &Lake, report: &IngestReport) -> InputTotals {
@@ -467,5 +510,6 @@ fn totals(lake: &Lake, report: &IngestReport) -> InputTotals {
         records_skipped: files.iter().map(|f| f.skipped).sum::<u64>()
             + report.records_skipped_unrecorded,
         bytes_uncompressed: files.iter().map(|f| f.uncompressed_bytes).sum(),
+        integrity: lake.manifest().integrity.clone(),
     }
 }

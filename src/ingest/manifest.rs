@@ -1,5 +1,8 @@
 //! The lake's manifest: which source files are in the lake (path, size, mtime, content hash,
-//! counts, problems), which Parquet parts hold their events, and the schema version.
+//! counts, problems), which Parquet parts hold their events, and the schema version; and,
+//! when the inputs hold CloudTrail digest files, which digests were read and what their
+//! validation found (the digests and the problems themselves are side tables:
+//! [`crate::ingest::integrity`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -29,6 +32,10 @@ pub struct ManifestFile {
     pub modified_ns: Option<i64>,
     /// SHA-256 of the stored bytes, lowercase hex.
     pub sha256: String,
+    /// SHA-256 of the uncompressed content, lowercase hex: what CloudTrail digests list.
+    /// Computed only when digests are in play (the inputs or the lake hold some).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_sha256: Option<String>,
     /// Uncompressed size in bytes.
     pub uncompressed_bytes: u64,
     /// Records parsed from the file.
@@ -85,6 +92,44 @@ pub struct Manifest {
     pub files: Vec<ManifestFile>,
     /// Part files, in writing order.
     pub parts: Vec<ManifestPart>,
+    /// Digest files read (not events), in reading order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digests: Vec<ManifestDigest>,
+    /// What the last validation of the digests found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<IntegritySummary>,
+}
+
+/// One digest file read for integrity validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestDigest {
+    /// Canonical absolute path.
+    pub identity: String,
+    /// The path as the user gave it.
+    pub display: String,
+    /// Size on disk in bytes when read.
+    pub size: u64,
+    /// Modification time (ns since the epoch) when read.
+    pub modified_ns: Option<i64>,
+    /// The digest's own key (`digestS3Object`).
+    pub object: String,
+    /// SHA-256 of the uncompressed bytes, lowercase hex.
+    pub content_sha256: String,
+    /// The ingest run that read it.
+    pub run: u32,
+}
+
+/// Counts of the last digest validation ([`crate::trail::digest::validate`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegritySummary {
+    /// Digests validated.
+    pub digests: u64,
+    /// Log files the digests list.
+    pub log_files_listed: u64,
+    /// Of those, present with the listed hash.
+    pub log_files_verified: u64,
+    /// Problems found (rows of the `log_integrity` side table).
+    pub problems: u64,
 }
 
 impl Default for Manifest {
@@ -95,6 +140,8 @@ impl Default for Manifest {
             runs: Vec::new(),
             files: Vec::new(),
             parts: Vec::new(),
+            digests: Vec::new(),
+            integrity: None,
         }
     }
 }

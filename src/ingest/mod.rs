@@ -4,8 +4,12 @@
 //! file order on the calling thread, which drops `eventID`s already stored, groups rows by
 //! partition and writes part files within a memory budget. The manifest is saved last: a run
 //! that stops early leaves the lake as it was.
+//!
+//! CloudTrail digest files are read too, not as events: they are stored and validated
+//! against the log files in the lake's integrity side tables ([`integrity`]).
 
 pub mod batch;
+pub mod integrity;
 pub mod lake;
 pub mod manifest;
 pub mod normalize;
@@ -99,11 +103,19 @@ pub struct IngestReport {
     pub bytes_uncompressed: u64,
     /// Part files written.
     pub parts_written: u64,
+    /// Digest files read for integrity validation (not events) by this run.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub digests_read: u64,
     /// Every problem, in file order.
     pub problems: Vec<Problem>,
 }
 
-/// Ingests the files of `discovery` into `lake`.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Ingests the files of `discovery` into `lake`, and its digest files into the lake's
+/// integrity side tables.
 pub fn ingest(
     discovery: &Discovery,
     lake: &mut Lake,
@@ -144,11 +156,28 @@ pub fn ingest(
             })
             .collect()
     };
+    // The uncompressed content's hash is what digests list: computed only when digests are
+    // in play, since it costs a pass over every byte.
+    let hash_content = !discovery.digests.is_empty() || !lake.manifest().digests.is_empty();
+    let run = lake.manifest().next_run();
     if to_read.is_empty() {
+        let update = integrity::update(lake, discovery, run, false, &mut |problem| {
+            record_problem(&mut report, observer, options, problem)
+        })?;
+        report.digests_read = update.digests_read;
+        if update.changed {
+            lake.manifest_mut().runs.push(ManifestRun {
+                id: run,
+                finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+                files: 0,
+                rows: 0,
+            });
+            lake.commit()?;
+        }
         return Ok(report);
     }
 
-    let run = lake.manifest().next_run();
     let known_hashes: HashSet<String> = lake
         .manifest()
         .files
@@ -191,7 +220,7 @@ pub fn ingest(
                 if index >= to_read.len() || stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let outcome = read_file(to_read[index], known_hashes);
+                let outcome = read_file(to_read[index], known_hashes, hash_content);
                 if sender.send((index, outcome)).is_err() {
                     break;
                 }
@@ -223,6 +252,11 @@ pub fn ingest(
         lake.add_part(part);
         report.parts_written += 1;
     }
+    // Files were read: a digest read earlier may list one of them.
+    let update = integrity::update(lake, discovery, run, true, &mut |problem| {
+        record_problem(&mut report, observer, options, problem)
+    })?;
+    report.digests_read = update.digests_read;
     let manifest = lake.manifest_mut();
     manifest.runs.push(ManifestRun {
         id: run,
@@ -344,6 +378,7 @@ fn apply(
         },
         modified_ns: source.modified_ns,
         sha256: read.sha256,
+        content_sha256: read.content_sha256,
         uncompressed_bytes: read.uncompressed,
         records: read.records,
         stored,
@@ -367,6 +402,8 @@ enum FileOutcome {
 
 struct FileRows {
     sha256: String,
+    /// SHA-256 of the uncompressed content, when asked for.
+    content_sha256: Option<String>,
     stored_size: u64,
     uncompressed: u64,
     batch: Option<RecordBatch>,
@@ -378,8 +415,13 @@ struct FileRows {
     problems: Vec<Problem>,
 }
 
-/// Decodes, parses and normalizes one file (runs on a worker thread).
-fn read_file(source: &SourceFile, known_hashes: &HashSet<String>) -> FileOutcome {
+/// Decodes, parses and normalizes one file (runs on a worker thread); with `hash_content`,
+/// also hashes its uncompressed content.
+fn read_file(
+    source: &SourceFile,
+    known_hashes: &HashSet<String>,
+    hash_content: bool,
+) -> FileOutcome {
     let decoded = match read_source(source) {
         Ok(decoded) => decoded,
         Err(problem) => return FileOutcome::Unreadable(problem),
@@ -420,8 +462,13 @@ fn read_file(source: &SourceFile, known_hashes: &HashSet<String>) -> FileOutcome
             }
         }
     };
+    let content_sha256 = hash_content.then(|| {
+        use sha2::Digest as _;
+        crate::trail::decode::hex(&sha2::Sha256::digest(&decoded.bytes))
+    });
     FileOutcome::Read(FileRows {
         sha256: decoded.sha256,
+        content_sha256,
         stored_size: decoded.stored_size,
         uncompressed: decoded.bytes.len() as u64,
         batch,

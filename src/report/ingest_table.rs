@@ -37,6 +37,12 @@ pub fn render(report: &IngestReport, lake: &str, out: &mut impl Write) -> std::i
     for (label, value) in rows {
         builder.push_record([label, value.as_str()]);
     }
+    if report.digests_read > 0 {
+        builder.push_record([
+            "digest files read (integrity)",
+            thousands(report.digests_read).as_str(),
+        ]);
+    }
     let mut table = builder.build();
     table.with(Style::sharp());
     table.modify(Columns::last(), Alignment::right());

@@ -1,5 +1,6 @@
 //! Renderers: each turns a result into one output format, written to any `impl Write`.
 
+pub mod compliance;
 pub mod findings_csv;
 pub mod findings_jsonl;
 pub mod findings_junit;

@@ -33,6 +33,10 @@ pub fn render(summary: &Summary, out_dir: &Path, out: &mut impl Write) -> std::i
             thousands(summary.files_written as u64),
         ),
         (
+            "digest files written (unsigned)".into(),
+            thousands(summary.digests_written as u64),
+        ),
+        (
             "incidents injected".into(),
             thousands(summary.incidents as u64),
         ),

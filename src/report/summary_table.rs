@@ -58,6 +58,21 @@ pub fn render(summary: &ScanSummary, out: &mut impl Write) -> std::io::Result<()
     ]);
     files.push_record(["records skipped", &thousands(input.records_skipped)]);
     files.push_record(["uncompressed JSON", &human_bytes(input.bytes_uncompressed)]);
+    if let Some(integrity) = &input.integrity {
+        files.push_record(["digest files validated", &thousands(integrity.digests)]);
+        files.push_record([
+            "  log files they list, verified",
+            &format!(
+                "{} of {}",
+                thousands(integrity.log_files_verified),
+                thousands(integrity.log_files_listed)
+            ),
+        ]);
+        files.push_record([
+            "  integrity problems (KMS.LOG.6, KMS.LOG.7)",
+            &thousands(integrity.problems),
+        ]);
+    }
     files.push_record(["problems", &thousands(summary.problems.len() as u64)]);
     table(out, "Input", files, true)?;
 

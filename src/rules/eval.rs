@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use polars::prelude::*;
 
@@ -17,18 +18,27 @@ use crate::rules::finding::{
 };
 use crate::rules::model::{Field, Kind, Rule};
 use crate::rules::plan::{rule_column, MatchPlan};
+use crate::rules::views::inventory::Inventory;
+use crate::rules::window::SharedRead;
 
 /// How to evaluate.
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
     /// Evidence events kept per finding.
     pub max_evidence: usize,
+    /// A key inventory snapshot for the `state` rules' views (`scan --inventory`).
+    pub inventory: Option<Arc<Inventory>>,
+    /// The lake's integrity side tables (CloudTrail digests and what validating them found),
+    /// for the `log_integrity` and `log_coverage` views.
+    pub integrity: Option<Arc<crate::ingest::integrity::Integrity>>,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
         Self {
             max_evidence: DEFAULT_MAX_EVIDENCE,
+            inventory: None,
+            integrity: None,
         }
     }
 }
@@ -41,6 +51,16 @@ pub struct MatchOutcome {
     /// Per rule evaluated (in the order given): its id and how many events matched.
     pub matched: Vec<(String, u64)>,
 }
+
+/// The columns the match evaluation keeps for a finding (besides the rules' resources).
+const MATCH_COLUMNS: [&str; 6] = [
+    EVENT_TIME,
+    SOURCE_RECORD,
+    EVENT_ID,
+    EVENT_NAME,
+    SOURCE_FILE,
+    PRINCIPAL,
+];
 
 /// A lazy scan of the lake's part files (`Lake::part_paths`).
 pub fn scan_parts(parts: &[PathBuf]) -> PolarsResult<LazyFrame> {
@@ -66,7 +86,12 @@ pub fn evaluate(
     events: LazyFrame,
     options: &EvalOptions,
 ) -> Result<MatchOutcome, EvalError> {
-    let mut windowed = crate::rules::window::evaluate(rules, &events, options)?;
+    // One read of the lake for the window and match rules that say what they read.
+    let mut shared = SharedRead::new(rules, &events, &MATCH_COLUMNS)?;
+    let mut windowed = crate::rules::window::evaluate(rules, &events, shared.as_ref(), options)?;
+    if let Some(shared) = shared.as_mut() {
+        shared.release_window();
+    }
     let mut state = crate::rules::state::evaluate(rules, &events, options)?;
     windowed.findings.append(&mut state.findings);
     windowed.matched.append(&mut state.matched);
@@ -87,6 +112,7 @@ pub fn evaluate(
         resource_columns.extend(rule.resource.iter().filter_map(|f| f.source.column()));
     }
     let base = [EVENT_ID, EVENT_NAME, SOURCE_FILE, PRINCIPAL];
+    debug_assert!(base.iter().all(|c| MATCH_COLUMNS.contains(c)));
     let mut keep: Vec<Expr> = vec![
         col(EVENT_TIME).cast(DataType::Int64),
         col(SOURCE_RECORD).cast(DataType::UInt32),
@@ -99,7 +125,11 @@ pub fn evaluate(
             .map(|c| col(*c).cast(DataType::String)),
     );
 
-    let frame = plan.apply(events, keep).collect()?;
+    let input = match shared {
+        Some(shared) if shared.matches => shared.frame.lazy(),
+        _ => events,
+    };
+    let frame = plan.apply(input, keep).collect()?;
     let text = |name: &str| -> PolarsResult<Vec<Option<&str>>> {
         Ok(frame.column(name)?.str()?.iter().collect())
     };

@@ -1,11 +1,13 @@
 //! `rules lint`: everything the loader refuses, plus the conventions of the rule pack —
 //! names that describe the flagged pattern (not the fix), and test cases that show the rule
-//! firing and not firing — and the loader's warnings.
+//! firing and not firing — and the loader's warnings; and the framework catalogs, whose
+//! mappings must name rules and parameters that exist ([`catalogs`]).
 
 use std::fmt;
 
 use serde::Serialize;
 
+use crate::frameworks::{check_rules, CatalogError, LoadedCatalogs};
 use crate::rules::error::{RuleError, RuleWarning};
 use crate::rules::loader::Loaded;
 use crate::rules::model::{Format, Rule};
@@ -169,6 +171,49 @@ fn conventions(rule: &Rule, out: &mut Vec<Diagnostic>) {
             "no test case where the rule stays quiet (expect findings: 0)".to_owned(),
         ));
     }
+}
+
+impl Diagnostic {
+    fn from_catalog(err: &CatalogError, level: Level) -> Self {
+        Self {
+            level,
+            file: err.file.clone(),
+            line: err.line,
+            column: err.column,
+            field: err.field.clone(),
+            message: err.message(),
+        }
+    }
+}
+
+/// Lints framework catalogs: their load errors, mappings to rules or parameters that `rules`
+/// does not have (errors), and thresholds the rules' current values do not meet (warnings).
+/// Each diagnostic names the catalog file, line and requirement. Sorted by file and line.
+pub fn catalogs(catalogs: &LoadedCatalogs, rules: &[&Rule]) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = catalogs
+        .errors
+        .iter()
+        .map(|e| Diagnostic::from_catalog(e, Level::Error))
+        .collect();
+    for catalog in &catalogs.catalogs {
+        let check = check_rules(catalog, rules);
+        out.extend(
+            check
+                .errors
+                .iter()
+                .map(|e| Diagnostic::from_catalog(e, Level::Error)),
+        );
+        out.extend(
+            check
+                .warnings
+                .iter()
+                .map(|e| Diagnostic::from_catalog(e, Level::Warning)),
+        );
+    }
+    out.sort_by(|a, b| {
+        (a.file.as_str(), a.line, a.column).cmp(&(b.file.as_str(), b.line, b.column))
+    });
+    out
 }
 
 /// Whether any diagnostic is an error.

@@ -3,7 +3,7 @@
 //! ids and names unique across everything loaded, parameters, the detection, the tests.
 //! Every problem is collected (not only the first) and names its file, line and field.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use crate::rules::model::{
 use crate::rules::pack;
 use crate::rules::params::{is_param_name, ParamValue, Params};
 use crate::rules::sigma;
+use crate::rules::sigma::correlation::Pending;
 use crate::rules::yaml::{type_name, Context, FieldPath, KeyIndex};
 
 /// The fields of a kms-audit rule.
@@ -49,7 +50,7 @@ const NATIVE_FIELDS: &[&str] = &[
 ];
 
 /// The fields of a test case.
-const TEST_FIELDS: &[&str] = &["name", "events", "params", "expect"];
+const TEST_FIELDS: &[&str] = &["name", "events", "files", "params", "expect"];
 
 /// The fields of a test case's `expect`.
 const EXPECT_FIELDS: &[&str] = &["findings", "matches"];
@@ -69,6 +70,9 @@ pub struct Loaded {
     pub warnings: Vec<RuleWarning>,
     /// Files read.
     pub files: usize,
+    /// Sigma correlation documents read and not yet resolved: [`finish`] resolves them
+    /// against every rule of the load.
+    pub pending: Vec<Pending>,
 }
 
 impl Loaded {
@@ -179,6 +183,18 @@ pub fn load_text(file: &str, dir: Option<&Path>, text: &str, loaded: &mut Loaded
             text: Arc::clone(&shared_text),
             index: Arc::clone(&index),
         };
+        if let Value::Mapping(map) = &value {
+            if map.contains_key("correlation") && !map.contains_key("kind") {
+                let position = loaded.rules.len();
+                let result = sigma_correlation(map, &mut ctx, origin, position);
+                loaded.warnings.append(&mut ctx.warnings);
+                match result {
+                    Ok(pending) => loaded.pending.push(pending),
+                    Err(err) => loaded.errors.push(err),
+                }
+                continue;
+            }
+        }
         let result = load_document(&value, &mut ctx, origin);
         loaded.warnings.append(&mut ctx.warnings);
         match result {
@@ -188,9 +204,12 @@ pub fn load_text(file: &str, dir: Option<&Path>, text: &str, loaded: &mut Loaded
     }
 }
 
-/// Checks what only the whole set can show: ids and names used twice. The later rule of a
-/// pair is dropped with an error.
+/// Checks what only the whole set can show: Sigma correlations are resolved against the
+/// rules they name (which, unless one says `generate: true`, then report nothing of their
+/// own), and ids and names used twice are reported — the later rule of a pair is dropped
+/// with an error.
 pub fn finish(loaded: &mut Loaded) {
+    resolve_correlations(loaded);
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut kept = Vec::with_capacity(loaded.rules.len());
@@ -248,14 +267,6 @@ fn load_document(value: &Value, ctx: &mut Context<'_>, origin: Origin) -> Result
         ));
     };
     let has = |key: &str| map.contains_key(key);
-    if has("correlation") && !has("kind") {
-        return Err(ctx.error(
-            &root.key("correlation"),
-            ErrorKind::Unsupported(
-                "Sigma correlation rules are not supported by this version of kms-audit".to_owned(),
-            ),
-        ));
-    }
     if has("severity") || has("kind") {
         native(map, ctx, origin)
     } else if has("logsource") || has("detection") || has("level") {
@@ -398,16 +409,19 @@ fn sigma_rule(map: &Mapping, ctx: &mut Context<'_>, origin: Origin) -> Result<Ru
         }
         None => name.clone(),
     };
-    let level = required_text(map, "level", &root, ctx)?;
-    let severity = Severity::from_sigma_level(&level).ok_or_else(|| {
-        ctx.error(
-            &root.key("level"),
-            ErrorKind::NotOneOf {
-                value: level.clone(),
-                expected: "informational, low, medium, high, critical".to_owned(),
-            },
-        )
-    })?;
+    // `level` is optional in Sigma (the rules a correlation names often leave it out).
+    let severity = match optional_text(map, "level", &root, ctx)? {
+        None => Severity::Medium,
+        Some(level) => Severity::from_sigma_level(&level).ok_or_else(|| {
+            ctx.error(
+                &root.key("level"),
+                ErrorKind::NotOneOf {
+                    value: level.clone(),
+                    expected: "informational, low, medium, high, critical".to_owned(),
+                },
+            )
+        })?,
+    };
     let status = status(map, &root, ctx)?;
     let what = optional_text(map, "description", &root, ctx)?.unwrap_or_else(|| title.clone());
     let params = Params::new();
@@ -440,6 +454,121 @@ fn sigma_rule(map: &Mapping, ctx: &mut Context<'_>, origin: Origin) -> Result<Ru
     })
 }
 
+/// Resolves the pending Sigma correlations of `loaded` and puts the compiled rules in file
+/// order; rules a correlation names without `generate: true` are taken out (they stay inside
+/// the correlation).
+fn resolve_correlations(loaded: &mut Loaded) {
+    if loaded.pending.is_empty() {
+        return;
+    }
+    let pending = std::mem::take(&mut loaded.pending);
+    let mut silenced = BTreeSet::new();
+    let mut compiled = Vec::new();
+    for correlation in &pending {
+        match sigma::correlation::resolve(correlation, &loaded.rules, &pending) {
+            Ok((rule, used)) => {
+                if !correlation.generate {
+                    silenced.extend(used);
+                }
+                compiled.push((correlation.position, rule));
+            }
+            Err(err) => loaded.errors.push(err),
+        }
+    }
+    let rules = std::mem::take(&mut loaded.rules);
+    loaded.rules = sigma::correlation::merge(rules, compiled, &silenced);
+}
+
+/// A Sigma correlation document, read unchanged; resolved by [`finish`].
+fn sigma_correlation(
+    map: &Mapping,
+    ctx: &mut Context<'_>,
+    origin: Origin,
+    position: usize,
+) -> Result<Pending, RuleError> {
+    let root = FieldPath::root();
+    if map.contains_key("detection") {
+        return Err(ctx.error(
+            &root.key("detection"),
+            ErrorKind::Invalid(
+                "a Sigma correlation has no `detection`: its events are those of the rules it names".to_owned(),
+            ),
+        ));
+    }
+    let title = required_text(map, "title", &root, ctx)?;
+    if let Some(logsource) = map.get("logsource") {
+        check_logsource(logsource, &root.key("logsource"), ctx)?;
+    }
+    let stem = Path::new(&origin.file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = optional_text(map, "name", &root, ctx)?.unwrap_or(stem);
+    let id = match optional_text(map, "id", &root, ctx)? {
+        Some(id) if is_uuid(&id) => Some(id),
+        Some(id) => {
+            return Err(ctx.error(
+                &root.key("id"),
+                ErrorKind::Invalid(format!("`{id}` is not a UUID, as Sigma rule ids are")),
+            ))
+        }
+        None => None,
+    };
+    let level = match optional_text(map, "level", &root, ctx)? {
+        None => None,
+        Some(level) => Some(Severity::from_sigma_level(&level).ok_or_else(|| {
+            ctx.error(
+                &root.key("level"),
+                ErrorKind::NotOneOf {
+                    value: level.clone(),
+                    expected: "informational, low, medium, high, critical".to_owned(),
+                },
+            )
+        })?),
+    };
+    let status = status(map, &root, ctx)?;
+    let what = optional_text(map, "description", &root, ctx)?.unwrap_or_else(|| title.clone());
+    let section = sigma::correlation::parse_section(map, ctx)?;
+    // The JSON schema puts `generate` beside `correlation`; pySigma reads it inside.
+    let top = match map.get("generate") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(other) => {
+            return Err(ctx.error(
+                &root.key("generate"),
+                ErrorKind::WrongType {
+                    expected: "true or false",
+                    found: type_name(other),
+                },
+            ))
+        }
+    };
+    let generate = match (section.generate, top) {
+        (Some(inner), Some(outer)) if inner != outer => {
+            return Err(ctx.error(
+                &root.key("generate"),
+                ErrorKind::Invalid("disagrees with `correlation.generate`".to_owned()),
+            ))
+        }
+        (inner, outer) => inner.or(outer).unwrap_or(false),
+    };
+    Ok(Pending {
+        id,
+        name,
+        title,
+        level,
+        status,
+        what: what.trim_end().to_owned(),
+        references: text_list(map, "references", &root, ctx)?,
+        tags: text_list(map, "tags", &root, ctx)?,
+        falsepositives: text_list(map, "falsepositives", &root, ctx)?,
+        generate,
+        section,
+        origin,
+        position,
+    })
+}
+
 impl Rule {
     /// This rule with some parameters set to other values (from a configuration file, the
     /// command line or a test case); the detection is compiled again with them.
@@ -465,6 +594,8 @@ impl Rule {
                 )?,
                 raw: body.raw.clone(),
             }),
+            // A Sigma correlation has no parameters and nothing to compile again.
+            Body::Window(body) if self.format == Format::Sigma => Body::Window(body.clone()),
             Body::Window(body) => Body::Window(body.with_params(self.kind, &params, &mut ctx)?),
             Body::State(body) => Body::State(body.with_params(&params, &mut ctx)?),
         };
@@ -717,18 +848,77 @@ fn tests(
         };
         reject_unknown(case, TEST_FIELDS, "a test case", &case_path, ctx)?;
         let name = required_text(case, "name", &case_path, ctx)?;
-        let events = test_events(case, &case_path, on_disk, ctx)?;
+        let files = test_files(case, &case_path, ctx)?;
+        // A case made of files (a trail with its digests) needs no inline events.
+        let events = if files.is_empty() || case.contains_key("events") {
+            test_events(case, &case_path, on_disk, ctx)?
+        } else {
+            Vec::new()
+        };
         let overrides = test_params(case, &case_path, params, ctx)?;
         let expect = expectation(case, &case_path, ctx)?;
         cases.push(TestCase {
             name,
             events,
+            files,
             params: overrides,
             expect,
             line: ctx.index.locate(ctx.document, &case_path).0,
         });
     }
     Ok(cases)
+}
+
+/// A case's `files`: relative path → exact text, written as a trail directory (log files
+/// in the S3 layout and their digests, whose hashes must be those of the text).
+fn test_files(
+    case: &Mapping,
+    path: &FieldPath,
+    ctx: &Context<'_>,
+) -> Result<Vec<(String, String)>, RuleError> {
+    let at = path.key("files");
+    let entries = match case.get("files") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Mapping(entries)) if !entries.is_empty() => entries,
+        Some(other) => {
+            return Err(ctx.error(
+                &at,
+                ErrorKind::WrongType {
+                    expected: "a non-empty mapping of relative file path to file text",
+                    found: type_name(other),
+                },
+            ))
+        }
+    };
+    let mut files = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        let name = key.as_str().unwrap_or_default();
+        let field = at.key(name);
+        let relative = std::path::Path::new(name);
+        let safe = !name.is_empty()
+            && relative
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !safe {
+            return Err(ctx.error(
+                &field,
+                ErrorKind::Invalid(format!(
+                    "`{name}` is not a relative path inside the case's directory"
+                )),
+            ));
+        }
+        let Value::String(text) = value else {
+            return Err(ctx.error(
+                &field,
+                ErrorKind::WrongType {
+                    expected: "the file's text",
+                    found: type_name(value),
+                },
+            ));
+        };
+        files.push((name.to_owned(), text.clone()));
+    }
+    Ok(files)
 }
 
 fn test_events(
@@ -1087,10 +1277,11 @@ tests:
         assert!(windows.errors[0]
             .to_string()
             .contains("category: process_creation, product: windows"));
+        // A Sigma correlation is read (sigma::correlation tests it in full).
         let correlation = load("title: c\ncorrelation:\n  type: event_count\n");
         assert!(correlation.errors[0]
             .to_string()
-            .contains("correlation rules are not supported"));
+            .starts_with("r.yml:2:1: correlation.rules: is required"));
         assert!(!load("just: text\n").is_ok());
         let two = load(&format!(
             "{sigma}---\n{}",

@@ -256,6 +256,9 @@ pub struct TestCase {
     pub name: String,
     /// The events the case evaluates, in order.
     pub events: Vec<TestEvents>,
+    /// Files written as they are into a directory the case reads as a trail (relative
+    /// path, text): log files in the S3 layout with their CloudTrail digests.
+    pub files: Vec<(String, String)>,
     /// Parameter values for this case.
     pub params: Vec<(String, crate::rules::params::ParamValue)>,
     /// The expected outcome.

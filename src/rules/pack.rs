@@ -5,8 +5,32 @@
 /// `(path shown to users, file content)` of every bundled rule file, by path.
 pub const FILES: &[(&str, &str)] = &[
     (
+        "rules/audit-integrity/digest-chain-broken.yml",
+        include_str!("../../rules/audit-integrity/digest-chain-broken.yml"),
+    ),
+    (
+        "rules/audit-integrity/kms-events-excluded-from-trail.yml",
+        include_str!("../../rules/audit-integrity/kms-events-excluded-from-trail.yml"),
+    ),
+    (
+        "rules/audit-integrity/log-coverage-gap.yml",
+        include_str!("../../rules/audit-integrity/log-coverage-gap.yml"),
+    ),
+    (
+        "rules/audit-integrity/log-file-missing-or-modified.yml",
+        include_str!("../../rules/audit-integrity/log-file-missing-or-modified.yml"),
+    ),
+    (
+        "rules/audit-integrity/trail-log-file-validation-disabled.yml",
+        include_str!("../../rules/audit-integrity/trail-log-file-validation-disabled.yml"),
+    ),
+    (
         "rules/audit-integrity/trail-logging-stopped-or-changed.yml",
         include_str!("../../rules/audit-integrity/trail-logging-stopped-or-changed.yml"),
+    ),
+    (
+        "rules/audit-integrity/trail-logs-not-encrypted-with-kms.yml",
+        include_str!("../../rules/audit-integrity/trail-logs-not-encrypted-with-kms.yml"),
     ),
     (
         "rules/least-privilege/access-denied-probing.yml",
@@ -19,6 +43,14 @@ pub const FILES: &[(&str, &str)] = &[
     (
         "rules/least-privilege/grant-to-other-account.yml",
         include_str!("../../rules/least-privilege/grant-to-other-account.yml"),
+    ),
+    (
+        "rules/least-privilege/iam-policy-allows-decrypt-on-all-keys.yml",
+        include_str!("../../rules/least-privilege/iam-policy-allows-decrypt-on-all-keys.yml"),
+    ),
+    (
+        "rules/least-privilege/iam-policy-grants-full-kms-access.yml",
+        include_str!("../../rules/least-privilege/iam-policy-grants-full-kms-access.yml"),
     ),
     (
         "rules/least-privilege/key-access-granted-but-unused.yml",
@@ -35,6 +67,10 @@ pub const FILES: &[(&str, &str)] = &[
     (
         "rules/least-privilege/key-policy-full-access-to-non-admin.yml",
         include_str!("../../rules/least-privilege/key-policy-full-access-to-non-admin.yml"),
+    ),
+    (
+        "rules/least-privilege/key-policy-lockout-safety-check-bypassed.yml",
+        include_str!("../../rules/least-privilege/key-policy-lockout-safety-check-bypassed.yml"),
     ),
     (
         "rules/least-privilege/key-policy-statement-any-principal-unconditioned.yml",
@@ -81,6 +117,10 @@ pub const FILES: &[(&str, &str)] = &[
     (
         "rules/unusual-usage/cross-account-key-use.yml",
         include_str!("../../rules/unusual-usage/cross-account-key-use.yml"),
+    ),
+    (
+        "rules/unusual-usage/decrypt-burst.yml",
+        include_str!("../../rules/unusual-usage/decrypt-burst.yml"),
     ),
     (
         "rules/unusual-usage/key-usage-volume-spike.yml",

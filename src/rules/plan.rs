@@ -305,6 +305,160 @@ impl MatchPlan {
     }
 }
 
+/// What rules read from the lake: plain columns, and raw JSON columns with, for each, the
+/// rows where a rule may read it (upper bounds of the rules' detections). A frame holding the
+/// plain columns, and each JSON column on its rows (null elsewhere), gives those rules the
+/// results the lake gives them.
+#[derive(Debug, Clone, Default)]
+pub struct Reads {
+    /// Plain columns.
+    pub columns: std::collections::BTreeSet<&'static str>,
+    /// JSON columns and the rows (one condition per reader; any of them) where they are read,
+    /// over the [`Reads::read`] working columns of the column tests.
+    json: std::collections::BTreeMap<&'static str, Vec<Expr>>,
+    /// The column tests the conditions use, each once.
+    leaves: Vec<Arc<Leaf>>,
+    by_key: HashMap<String, usize>,
+}
+
+fn read_leaf_column(index: usize) -> String {
+    format!("{WORK_PREFIX}read_{index}")
+}
+
+impl Reads {
+    /// Adds a reader that selects rows with `detections` (a row is read where one holds)
+    /// and reads `fields` and `columns` on those rows only.
+    pub fn add(
+        &mut self,
+        detections: &[&crate::rules::sigma::Detection],
+        fields: &[&crate::rules::model::Field],
+        columns: &[&'static str],
+    ) {
+        self.columns.extend(columns);
+        let trees: Vec<Tree> = detections.iter().map(|d| d.tree()).collect();
+        let mut leaves = Vec::new();
+        for tree in &trees {
+            tree_leaves(tree, &mut leaves);
+        }
+        let sources = leaves
+            .iter()
+            .flat_map(|leaf| std::iter::once(&leaf.field).chain(leaf.reference.as_ref()))
+            .chain(fields.iter().copied())
+            .map(|field| &field.source);
+        let mut json = std::collections::BTreeSet::new();
+        for source in sources {
+            match source {
+                FieldSource::Column { name, .. } => {
+                    self.columns.insert(name);
+                }
+                FieldSource::Json { column, .. } => {
+                    json.insert(*column);
+                }
+                FieldSource::Absent(_) => {}
+            }
+        }
+        if json.is_empty() {
+            return;
+        }
+        let bound = Value::or(trees.iter().map(|t| self.bound(t).0).collect()).into_expr();
+        for column in json {
+            self.json.entry(column).or_default().push(bound.clone());
+        }
+    }
+
+    /// The names of the columns [`Reads::read`] gives.
+    pub fn names(&self) -> std::collections::BTreeSet<&'static str> {
+        self.columns
+            .iter()
+            .chain(self.json.keys())
+            .copied()
+            .collect()
+    }
+
+    /// `events` narrowed to what the readers read: the plain columns, and each JSON column
+    /// (not also read plain) on its rows, null elsewhere.
+    pub fn read(&self, events: LazyFrame) -> LazyFrame {
+        let mut exprs: Vec<Expr> = self.columns.iter().map(|c| col(*c)).collect();
+        for (column, readers) in &self.json {
+            if self.columns.contains(column) {
+                continue;
+            }
+            let rows = readers
+                .iter()
+                .cloned()
+                .reduce(Expr::or)
+                .unwrap_or(lit(false));
+            exprs.push(
+                when(rows)
+                    .then(col(*column).cast(DataType::String))
+                    .otherwise(lit(NULL).cast(DataType::String))
+                    .alias(*column),
+            );
+        }
+        let tests: Vec<Expr> = self
+            .leaves
+            .iter()
+            .enumerate()
+            .map(|(i, leaf)| leaf_expr(leaf, None).alias(read_leaf_column(i)))
+            .collect();
+        if tests.is_empty() {
+            events.select(exprs)
+        } else {
+            events.with_columns(tests).select(exprs)
+        }
+    }
+
+    /// (upper, lower) bounds of `tree` from its column tests alone (as [`MatchPlan`] bounds
+    /// its rules), over the working columns of the tests.
+    fn bound(&mut self, tree: &Tree) -> (Value, Value) {
+        match tree {
+            Tree::Leaf(leaf) => {
+                let json = leaf.field.source.parses_json()
+                    || leaf
+                        .reference
+                        .as_ref()
+                        .is_some_and(|r| r.source.parses_json());
+                if json {
+                    return (Value::Const(true), Value::Const(false));
+                }
+                let next = self.leaves.len();
+                let index = *self.by_key.entry(leaf.key.clone()).or_insert(next);
+                if index == next {
+                    self.leaves.push(Arc::clone(leaf));
+                }
+                let v = Value::Expr(col(read_leaf_column(index)));
+                (v.clone(), v)
+            }
+            Tree::Not(inner) => {
+                let (upper, lower) = self.bound(inner);
+                (lower.not(), upper.not())
+            }
+            Tree::And(items) => {
+                let (uppers, lowers) = items.iter().map(|t| self.bound(t)).unzip();
+                (Value::and(uppers), Value::and(lowers))
+            }
+            Tree::Or(items) => {
+                let (uppers, lowers) = items.iter().map(|t| self.bound(t)).unzip();
+                (Value::or(uppers), Value::or(lowers))
+            }
+            Tree::AtLeast(n, items) => {
+                let (uppers, lowers) = items.iter().map(|t| self.bound(t)).unzip();
+                (Value::at_least(*n, uppers), Value::at_least(*n, lowers))
+            }
+        }
+    }
+}
+
+fn tree_leaves<'t>(tree: &'t Tree, out: &mut Vec<&'t Arc<Leaf>>) {
+    match tree {
+        Tree::Leaf(leaf) => out.push(leaf),
+        Tree::Not(inner) => tree_leaves(inner, out),
+        Tree::And(items) | Tree::Or(items) | Tree::AtLeast(_, items) => {
+            items.iter().for_each(|t| tree_leaves(t, out))
+        }
+    }
+}
+
 fn intern(
     tree: &Tree,
     rule: usize,
@@ -459,6 +613,26 @@ fn evaluate_leaf(
     has_reference: bool,
     has_mask: bool,
 ) -> PolarsResult<Column> {
+    let plain = |source: &FieldSource| {
+        matches!(
+            source,
+            FieldSource::Column {
+                kind: ColumnKind::Text,
+                ..
+            }
+        )
+    };
+    let texts = columns
+        .iter()
+        .take(1 + usize::from(has_reference))
+        .all(|c| c.dtype() == &DataType::String);
+    if !has_mask
+        && texts
+        && plain(&leaf.field.source)
+        && leaf.reference.as_ref().is_none_or(|r| plain(&r.source))
+    {
+        return evaluate_text_leaf(leaf, &columns[0], has_reference.then(|| &columns[1]));
+    }
     let name = columns[0].name().clone();
     let rows = columns[0].len();
     let mut field = Reader::new(&columns[0])?;
@@ -486,6 +660,77 @@ fn evaluate_leaf(
             reader.next_row(source, wanted, &mut other);
         }
         out.push(wanted && leaf.matches(&values, &other));
+    }
+    Ok(BooleanChunked::from_iter_values(name, out.into_iter()).into_column())
+}
+
+/// Distinct values (or pairs of values) whose result one chunk remembers.
+const MEMO_LIMIT: usize = 1 << 16;
+
+/// [`evaluate_leaf`] of a leaf over a plain text column (and a plain text reference column):
+/// the test runs once per distinct value of each chunk. A text column is a string view
+/// array: a string of at most 12 bytes is its view, a longer one is a place in the chunk's
+/// buffers, so equal views hold equal texts (and columns read from Parquet dictionaries
+/// repeat their views).
+fn evaluate_text_leaf(
+    leaf: &Leaf,
+    field: &Column,
+    reference: Option<&Column>,
+) -> PolarsResult<Column> {
+    let name = field.name().clone();
+    let field = field.str()?;
+    let reference = match reference {
+        Some(column) => {
+            let column = column.str()?;
+            if column.chunk_lengths().ne(field.chunk_lengths()) {
+                let aligned = column.rechunk();
+                let field = field.rechunk();
+                return evaluate_text_leaf_aligned(leaf, name, &field, Some(&aligned));
+            }
+            Some(column.clone())
+        }
+        None => None,
+    };
+    evaluate_text_leaf_aligned(leaf, name, field, reference.as_ref())
+}
+
+fn evaluate_text_leaf_aligned(
+    leaf: &Leaf,
+    name: PlSmallStr,
+    field: &StringChunked,
+    reference: Option<&StringChunked>,
+) -> PolarsResult<Column> {
+    use crate::rules::views::events::FxMap;
+
+    let mut out: Vec<bool> = Vec::with_capacity(field.len());
+    let mut references = reference.map(|r| r.downcast_iter());
+    for chunk in field.downcast_iter() {
+        let other = references.as_mut().and_then(Iterator::next);
+        let mut memo: FxMap<(u128, u128), bool> = FxMap::default();
+        let views = chunk.views();
+        let other_views = other.map(|o| o.views());
+        for row in 0..chunk.len() {
+            let value = chunk.get(row);
+            let other_value = other.and_then(|o| o.get(row));
+            let key = (
+                value.map_or(u128::MAX, |_| views[row].as_u128()),
+                match (other_value, other_views) {
+                    (Some(_), Some(v)) => v[row].as_u128(),
+                    _ => u128::MAX,
+                },
+            );
+            if let Some(hit) = memo.get(&key) {
+                out.push(*hit);
+                continue;
+            }
+            let values: Vec<Cow<'_, str>> = value.map(Cow::Borrowed).into_iter().collect();
+            let others: Vec<Cow<'_, str>> = other_value.map(Cow::Borrowed).into_iter().collect();
+            let hit = leaf.matches(&values, &others);
+            if memo.len() < MEMO_LIMIT {
+                memo.insert(key, hit);
+            }
+            out.push(hit);
+        }
     }
     Ok(BooleanChunked::from_iter_values(name, out.into_iter()).into_column())
 }

@@ -649,8 +649,8 @@ pub fn evaluate_views(rules: &[&Rule], views: &Views, options: &EvalOptions) -> 
     outcome
 }
 
-/// Evaluates the state rules among `rules` over the lake's `events`: the views are built
-/// only when some rule needs them.
+/// Evaluates the state rules among `rules` over the lake's `events`, with the key inventory
+/// of `options` when there is one: the views are built only when some rule needs them.
 pub fn evaluate(
     rules: &[&Rule],
     events: &polars::prelude::LazyFrame,
@@ -664,8 +664,18 @@ pub fn evaluate(
     if state.is_empty() {
         return Ok(MatchOutcome::default());
     }
-    // `--inventory` is not wired into `scan` yet; [`Views::build`] takes one when it is.
-    let views = Views::build(events.clone(), None)?;
+    // Only the views some rule reads are built.
+    let wanted = |view: View| {
+        state
+            .iter()
+            .any(|r| matches!(&r.body, Body::State(b) if b.view == view))
+    };
+    let views = Views::build_with(
+        events.clone(),
+        options.inventory.as_deref(),
+        options.integrity.as_deref(),
+        &wanted,
+    )?;
     Ok(evaluate_views(&state, &views, options))
 }
 

@@ -2,9 +2,11 @@
 //! inline records are written as a CloudTrail file, ingested into a throwaway lake by the same
 //! normalization and Parquet code as `scan`, and the rule is evaluated over that lake by the
 //! same one-pass evaluator. A rule that passes its tests therefore behaves the same on real
-//! trails.
+//! trails. A case's `files` (log files in the S3 layout and their digest files, as text) are
+//! written into a trail directory read the same way, digests included.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -18,6 +20,9 @@ use crate::trail::problem::Location;
 
 /// File name of the inline records of a case, in its temporary directory.
 const INLINE_FILE: &str = "inline-events.json";
+
+/// Directory of a case's `files`, in its temporary directory.
+const FILES_DIR: &str = "trail";
 
 /// How one test case went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,6 +148,18 @@ fn run_case(rule: &Rule, case: &TestCase) -> Result<(u64, u64), String> {
             }
         }
     }
+    if !case.files.is_empty() {
+        let dir = work.path().join(FILES_DIR);
+        for (relative, text) in &case.files {
+            let path = dir.join(relative);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|err| format!("{}: {err}", parent.display()))?;
+            }
+            std::fs::write(&path, text).map_err(|err| format!("{}: {err}", path.display()))?;
+        }
+        inputs.push(dir);
+    }
     if !inline.is_empty() {
         let path = work.path().join(INLINE_FILE);
         let body = serde_json::json!({ "Records": inline });
@@ -164,7 +181,11 @@ fn run_case(rule: &Rule, case: &TestCase) -> Result<(u64, u64), String> {
         if parts.is_empty() {
             return Ok((0, 0));
         }
-        let outcome = evaluate(&[&rule], scan_parts(&parts)?, &EvalOptions::default())?;
+        let options = EvalOptions {
+            integrity: crate::ingest::integrity::Integrity::load(&lake_dir)?.map(Arc::new),
+            ..EvalOptions::default()
+        };
+        let outcome = evaluate(&[&rule], scan_parts(&parts)?, &options)?;
         let matches = outcome.matched.iter().map(|(_, n)| n).sum();
         Ok((outcome.findings.len() as u64, matches))
     })();

@@ -1,6 +1,7 @@
 //! Finds the log files behind the paths a user gives: files as named, directories walked
 //! recursively in the S3 layout (`AWSLogs/[o-…/]<account>/CloudTrail/<region>/YYYY/MM/DD/`),
-//! digest files set aside, `-` for standard input.
+//! digest files set aside (not read as events, but listed for integrity validation:
+//! [`crate::trail::digest`]), `-` for standard input.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -48,8 +49,11 @@ pub enum IgnoreReason {
 pub struct Discovery {
     /// Files to read, sorted by path within each input, inputs in the order given.
     pub files: Vec<SourceFile>,
-    /// Files seen but not read, with the reason.
+    /// Files seen but not read as events, with the reason.
     pub ignored: Vec<(String, IgnoreReason)>,
+    /// The digest files among the ignored ones (in walking order), read by ingestion for
+    /// integrity validation, not as events.
+    pub digests: Vec<SourceFile>,
     /// Entries that could not be listed or examined.
     pub problems: Vec<Problem>,
 }
@@ -85,6 +89,9 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovery> {
     found
         .files
         .retain(|f| f.identity.as_ref().is_none_or(|id| seen.insert(id.clone())));
+    found
+        .digests
+        .retain(|f| f.identity.as_ref().is_none_or(|id| seen.insert(id.clone())));
     Ok(found)
 }
 
@@ -116,6 +123,18 @@ fn walk(root: &Path, found: &mut Discovery) {
         let name = entry.file_name().to_string_lossy();
         if let Some(reason) = ignore_reason(path, &name) {
             found.ignored.push((path.display().to_string(), reason));
+            let lower = name.to_ascii_lowercase();
+            let json = lower.ends_with(".json") || lower.ends_with(".json.gz");
+            if reason == IgnoreReason::Digest && json {
+                match entry.metadata() {
+                    Ok(meta) => found.digests.push(source_file(path, &meta)),
+                    Err(err) => found.problems.push(Problem::file(
+                        &path.display().to_string(),
+                        ProblemKind::Unreadable,
+                        format!("cannot be examined: {}", io_reason(&err)),
+                    )),
+                }
+            }
             continue;
         }
         match entry.metadata() {
@@ -140,10 +159,10 @@ fn ignore_reason(path: &Path, name: &str) -> Option<IgnoreReason> {
     if name.starts_with('.') {
         return Some(IgnoreReason::Hidden);
     }
-    if name.contains("_CloudTrail-Digest_")
+    if crate::trail::digest::is_digest_name(name)
         || path
             .components()
-            .any(|c| c.as_os_str() == "CloudTrail-Digest")
+            .any(|c| c.as_os_str() == crate::trail::digest::DIGEST_DIR)
     {
         return Some(IgnoreReason::Digest);
     }
@@ -206,6 +225,8 @@ mod tests {
             touch(p);
         }
         let found = discover(&[root.to_path_buf()]).expect("discover");
+        assert_eq!(found.digests.len(), 1);
+        assert_eq!(found.digests[0].path.as_deref(), Some(digest.as_path()));
         let files: Vec<_> = found
             .files
             .iter()

@@ -3,6 +3,7 @@
 
 pub mod dates;
 pub mod decode;
+pub mod digest;
 pub mod discover;
 pub mod problem;
 pub mod record;

@@ -27,6 +27,8 @@ pub enum ProblemKind {
     FieldTooLarge,
     /// A file too large to read in memory.
     TooLarge,
+    /// A CloudTrail digest file that cannot be read as one.
+    Digest,
 }
 
 /// Where in a file a problem is.

@@ -11,6 +11,12 @@
 //! sees half a file; a file that cannot be written makes every later record fail until a
 //! flush has written it. The 16-character unique strings come from a seeded
 //! ChaCha RNG: the same seed and events give the same bytes.
+//!
+//! With [`FileSinkConfig::digests`], the sink also writes CloudTrail digest files
+//! ([`super::digest_writer`]): on [`AuditSink::flush`], the digests of every period that ended
+//! before the latest event time seen, and on [`FileSink::finish`] (the trail stops), those up
+//! to the given time. A record older than the end of its account and Region's last digest
+//! goes into a file delivered after it, as CloudTrail delivers late events in a later file.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,6 +26,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use super::digest_writer::{sha256_hex, Chains, Delivered, DigestConfig};
 use super::emit::record_bytes;
 use super::file_writer::{FileWriter, Job};
 use super::{AuditEvent, AuditSink, SinkError};
@@ -45,6 +52,8 @@ pub struct FileSinkConfig {
     pub seed: u64,
     /// Whether to `fsync` each completed file and its directory.
     pub sync: bool,
+    /// Whether and how to write CloudTrail digest files (none by default).
+    pub digests: Option<DigestConfig>,
 }
 
 impl FileSinkConfig {
@@ -56,6 +65,7 @@ impl FileSinkConfig {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             seed,
             sync: false,
+            digests: None,
         }
     }
 }
@@ -71,6 +81,10 @@ struct State {
     rng: ChaCha20Rng,
     /// Open files by (recipient account, Region).
     open: BTreeMap<(String, String), OpenFile>,
+    /// Digest chains, when digests are written.
+    chains: Option<Chains>,
+    /// The latest event time recorded.
+    watermark: Option<DateTime<Utc>>,
 }
 
 struct OpenFile {
@@ -79,6 +93,9 @@ struct OpenFile {
     /// `{"Records":[` and the records so far, comma-separated.
     body: Vec<u8>,
     records: usize,
+    /// The oldest and newest event times in the file.
+    oldest: DateTime<Utc>,
+    newest: DateTime<Utc>,
 }
 
 impl FileSink {
@@ -90,6 +107,7 @@ impl FileSink {
                 config.window.num_seconds()
             )));
         }
+        let chains = config.digests.clone().map(Chains::new).transpose()?;
         std::fs::create_dir_all(&config.root).map_err(|source| SinkError::Io {
             path: config.root.clone(),
             source,
@@ -98,15 +116,48 @@ impl FileSink {
             state: Mutex::new(State {
                 rng: ChaCha20Rng::seed_from_u64(config.seed),
                 open: BTreeMap::new(),
+                chains,
+                watermark: None,
             }),
             writer: FileWriter::start(config.sync),
             config,
         })
     }
 
-    /// The completed files so far, in the order they were written.
+    /// The completed log files so far, in the order they were written.
     pub fn written_files(&self) -> Result<Vec<PathBuf>, SinkError> {
-        self.writer.written()
+        let mut files = self.writer.written()?;
+        files.retain(|f| !is_digest(f));
+        Ok(files)
+    }
+
+    /// The digest files written so far, in order.
+    pub fn written_digests(&self) -> Result<Vec<PathBuf>, SinkError> {
+        let mut files = self.writer.written()?;
+        files.retain(|f| is_digest(f));
+        Ok(files)
+    }
+
+    /// Stops the trail at `until`: completes the open files, then (with digests) writes the
+    /// digest of every period up to the one holding `until` or the last file delivered, as
+    /// CloudTrail delivers a final digest when logging stops.
+    pub fn finish(&self, until: DateTime<Utc>) -> Result<(), SinkError> {
+        let mut state = self.lock()?;
+        let slots: Vec<(String, String)> = state.open.keys().cloned().collect();
+        for slot in slots {
+            self.complete(&mut state, &slot)?;
+        }
+        if let Some(chains) = state.chains.as_mut() {
+            let mut bound = chains.ceil(until)?;
+            if let Some(last) = chains.last_pending() {
+                bound = bound.max(chains.ceil(last)?);
+            }
+            for job in chains.due(bound, &self.config.root)? {
+                self.writer.submit(job)?;
+            }
+        }
+        drop(state);
+        self.writer.retry()
     }
 
     /// The configuration.
@@ -132,28 +183,39 @@ impl FileSink {
             return Ok(());
         };
         let (account, region) = slot;
-        let path = self.unused_path(&mut state.rng, account, region, file.delivery);
+        let (path, key) = self.unused_path(&mut state.rng, account, region, file.delivery);
         file.body.extend_from_slice(TAIL);
+        if let Some(chains) = state.chains.as_mut() {
+            chains.delivered(
+                slot,
+                Delivered {
+                    key,
+                    sha256: sha256_hex(&file.body),
+                    oldest: file.oldest,
+                    newest: file.newest,
+                    delivery: file.delivery,
+                },
+            );
+        }
         self.writer.submit(Job {
             path,
             body: file.body,
         })
     }
 
+    /// A path (and its key under the root) no file has yet.
     fn unused_path(
         &self,
         rng: &mut ChaCha20Rng,
         account: &str,
         region: &str,
         delivery: DateTime<Utc>,
-    ) -> PathBuf {
+    ) -> (PathBuf, String) {
         loop {
-            let path =
-                self.config
-                    .root
-                    .join(log_file_key(account, region, delivery, &unique_string(rng)));
+            let key = log_file_key(account, region, delivery, &unique_string(rng));
+            let path = self.config.root.join(&key);
             if !path.exists() {
-                return path;
+                return (path, key);
             }
         }
     }
@@ -166,10 +228,17 @@ impl AuditSink for FileSink {
             return Err(err);
         }
         let bytes = record_bytes(event)?;
-        let delivery = self.window_end(event.event_time)?;
+        let mut delivery = self.window_end(event.event_time)?;
         let slot = (event.recipient_account_id.clone(), event.region.clone());
         let mut state = self.lock()?;
         let state = &mut *state;
+        state.watermark = state.watermark.max(Some(event.event_time));
+        // A file must be delivered after the last digest of its account and Region.
+        if let Some(until) = state.chains.as_ref().and_then(|c| c.digested_until(&slot)) {
+            if delivery <= until {
+                delivery = self.window_end(until)?;
+            }
+        }
         // Roll on event time: a record at or after the open file's delivery time belongs to a
         // later file. An earlier record joins the open file (a file may hold any record
         // written before its delivery time).
@@ -185,7 +254,11 @@ impl AuditSink for FileSink {
             delivery,
             body: HEAD.to_vec(),
             records: 0,
+            oldest: event.event_time,
+            newest: event.event_time,
         });
+        file.oldest = file.oldest.min(event.event_time);
+        file.newest = file.newest.max(event.event_time);
         if file.records > 0 {
             file.body.push(b',');
         }
@@ -200,8 +273,23 @@ impl AuditSink for FileSink {
         for slot in slots {
             self.complete(&mut state, &slot)?;
         }
+        let watermark = state.watermark;
+        if let (Some(chains), Some(watermark)) = (state.chains.as_mut(), watermark) {
+            // Periods before the one of the latest event are over (events come in time order).
+            let bound = chains.floor(watermark)?;
+            for job in chains.due(bound, &self.config.root)? {
+                self.writer.submit(job)?;
+            }
+        }
+        drop(state);
         self.writer.retry()
     }
+}
+
+/// Whether `path` is a digest file.
+fn is_digest(path: &std::path::Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| crate::trail::digest::is_digest_name(&n.to_string_lossy()))
 }
 
 impl Drop for FileSink {
@@ -390,6 +478,67 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn digests_list_every_file_and_chain() {
+        use crate::trail::digest::{parse_digest, validate, DigestRecord, LogRecord};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = FileSinkConfig::new(dir.path(), 1);
+        config.digests = Some(DigestConfig::hourly("main", "eu-west-1", "bucket"));
+        let sink = FileSink::open(config).expect("sink");
+        for (time, id) in [
+            ("2026-03-01T10:00:00Z", "a"),
+            ("2026-03-01T10:07:00Z", "b"),
+            ("2026-03-01T12:30:00Z", "c"),
+        ] {
+            sink.record(&event(time, id)).expect("record");
+        }
+        // The latest event is at 12:30: the 10:00–11:00 and 11:00–12:00 digests are due.
+        sink.flush().expect("flush");
+        assert_eq!(sink.written_digests().expect("digests").len(), 2);
+        // A late record (before the last digest's end) goes into a file delivered after it.
+        sink.record(&event("2026-03-01T10:30:00Z", "late"))
+            .expect("record");
+        sink.finish(at("2026-03-01T13:00:00Z")).expect("finish");
+        let files = sink.written_files().expect("files");
+        let digests = sink.written_digests().expect("digests");
+        assert_eq!((files.len(), digests.len()), (4, 3));
+        assert!(files[3]
+            .to_string_lossy()
+            .contains("_CloudTrail_eu-west-1_20260301T1205Z_"));
+        let gunzip = |path: &Path| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&std::fs::read(path).expect("read")[..]),
+                &mut bytes,
+            )
+            .expect("gunzip");
+            bytes
+        };
+        let records: Vec<DigestRecord> = digests
+            .iter()
+            .map(|d| {
+                let bytes = gunzip(d);
+                DigestRecord {
+                    digest: parse_digest("d", &bytes).expect("digest"),
+                    source: d.display().to_string(),
+                    content_sha256: sha256_hex(&bytes),
+                }
+            })
+            .collect();
+        let listed: Vec<usize> = records.iter().map(|r| r.digest.log_files.len()).collect();
+        assert_eq!(listed, [2, 0, 2]);
+        let logs: Vec<LogRecord> = files
+            .iter()
+            .map(|f| LogRecord {
+                source: f.display().to_string(),
+                content_sha256: Some(sha256_hex(&gunzip(f))),
+            })
+            .collect();
+        let v = validate(&records, &logs);
+        assert!(v.problems.is_empty(), "{:#?}", v.problems);
+        assert_eq!(v.log_files_verified, 4);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - [`emit`]: the JSON text, members in AWS's order ([`write_record`]).
 //! - [`rules`]: KMS record rules the engine applies (read-only, crypto `null` responses, the
 //!   December-2022 `responseElements.keyId`, Java date text, `keyMetadata`).
-//! - [`file_sink`]: the S3-layout trail writer ([`FileSink`]).
+//! - [`file_sink`]: the S3-layout trail writer ([`FileSink`]), with CloudTrail digest files
+//!   ([`digest_writer`], [`DigestConfig`]) when asked for.
 //!
 //! How the engine builds a record: [`AuditEvent::api_call`] (or
 //! [`AuditEvent::service_event`]) with ids from its seeded RNG ([`new_event_id`]); then
@@ -17,6 +18,7 @@
 //! [`AuditEvent::fail`], `additionalEventData.keyMaterialId` through
 //! [`AuditEvent::set_key_material_id`], and `tls_details` for direct callers.
 
+pub mod digest_writer;
 pub mod emit;
 pub mod event;
 pub mod file_sink;
@@ -27,6 +29,7 @@ pub mod rules;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+pub use digest_writer::DigestConfig;
 pub use emit::{record_bytes, write_record};
 pub use event::{
     event_time_text, new_event_id, AuditEvent, EventType, Resource, TlsDetails,

@@ -23,7 +23,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 
-use crate::kms::audit::{AuditEvent, AuditSink, FileSink, FileSinkConfig, SinkError};
+use crate::kms::audit::{AuditEvent, AuditSink, DigestConfig, FileSink, FileSinkConfig, SinkError};
 use crate::kms::engine::clock::SimulatedClock;
 use crate::kms::engine::error::KmsError;
 use crate::kms::engine::{Engine, EngineConfig};
@@ -98,8 +98,10 @@ pub struct Summary {
     pub seed: u64,
     /// Records written to the trail (monitored accounts only).
     pub events_written: u64,
-    /// Trail files written.
+    /// Trail log files written.
     pub files_written: usize,
+    /// Digest files written (unsigned: [`crate::kms::audit::digest_writer`]).
+    pub digests_written: usize,
     /// API calls made (each recorded once per receiving account).
     pub calls: u64,
     /// Calls that failed, by error code.
@@ -146,6 +148,29 @@ impl AuditSink for MonitoredSink {
     }
 }
 
+/// The home Region of the simulated organization trail (in digest file names).
+pub const TRAIL_HOME_REGION: &str = "us-east-1";
+
+/// The simulated trail's name: the scenario's, as a trail name may be written.
+fn trail_name(scenario: &str) -> String {
+    let name: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{}-trail", name.trim_matches('-'))
+}
+
+/// The bucket the simulated digests name.
+fn bucket_name(scenario: &str) -> String {
+    format!("kms-audit-{}", trail_name(scenario).to_ascii_lowercase())
+}
+
 /// Runs `scenario`, reporting each finished day to `progress(done, total)`.
 pub fn simulate(
     scenario: &Scenario,
@@ -172,6 +197,16 @@ pub fn simulate(
         .or(scenario.file_minutes)
         .unwrap_or(5);
     sink_config.window = Duration::minutes(minutes.max(1));
+    // Digests as CloudTrail with log file validation writes them: hourly, or one per file
+    // window when a file covers more than an hour (the sample's daily files).
+    sink_config.digests = Some(DigestConfig {
+        period: Duration::minutes(minutes.max(60)),
+        ..DigestConfig::hourly(
+            &trail_name(&scenario.name),
+            TRAIL_HOME_REGION,
+            &bucket_name(&scenario.name),
+        )
+    });
     let sink = Arc::new(MonitoredSink {
         inner: FileSink::open(sink_config)?,
         monitored,
@@ -224,9 +259,15 @@ pub fn simulate(
     let end = day_start(scenario, scenario.days);
     runner.advance_to(end)?;
     sink.flush()?;
+    sink.inner.finish(end)?;
     for (entry, incident) in truth.iter_mut().zip(&scenario.incidents) {
         let key = incident.key.as_deref().and_then(|n| scenario.key_index(n));
         entry.key = key.and_then(|k| runner.key_arn(k)).map(str::to_owned);
+        let foreign = incident
+            .foreign_key
+            .as_deref()
+            .and_then(|n| scenario.key_index(n));
+        entry.foreign_key = foreign.and_then(|k| runner.key_arn(k)).map(str::to_owned);
     }
     let events_written = sink.written.load(Ordering::Relaxed);
     let ground_truth = options.out.join(GROUND_TRUTH_FILE);
@@ -244,6 +285,7 @@ pub fn simulate(
         seed,
         events_written,
         files_written: sink.inner.written_files()?.len(),
+        digests_written: sink.inner.written_digests()?.len(),
         calls: runner.stats.calls,
         failures: runner.stats.failures.clone(),
         service_events: runner.stats.service_events,

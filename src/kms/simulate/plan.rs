@@ -95,6 +95,10 @@ pub struct TruthEntry {
     pub principal: Option<String>,
     /// The key's ARN (filled in once the key exists).
     pub key: Option<String>,
+    /// The other account's key the incident used (`foreign_key` of a ransomware-style
+    /// incident), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreign_key: Option<String>,
     /// The key's account.
     pub account: Option<String>,
     /// The key's Region.
@@ -301,6 +305,7 @@ fn expand(
         family: incident.kind.family(),
         principal: p.map(|p| actors[p].arn.clone()),
         key: None,
+        foreign_key: None,
         account: key.map(|k| k.account.clone()),
         region: key.map(|k| k.region.clone()),
         start: at,
@@ -386,7 +391,12 @@ fn expand(
             let created = key_created(scenario, k);
             entry.start = created + Duration::days(365);
             entry.end = end;
-            entry.description = "key material older than 365 days, rotation never enabled".into();
+            let fixed = key.is_some_and(|k| k.spec != "SYMMETRIC_DEFAULT" || k.origin != "AWS_KMS");
+            entry.description = if fixed {
+                "key material older than 365 days; the key cannot rotate automatically".into()
+            } else {
+                "key material older than 365 days, rotation never enabled".into()
+            };
         }
         (T::ImportedMaterialExpiring, Some(k)) => {
             let valid_to = key_created(scenario, k)

@@ -290,10 +290,10 @@ impl IncidentType {
             | Self::NewRegion
             | Self::CrossAccount
             | Self::Ransomware => "unusual-usage",
-            Self::RotationDisabled | Self::RotationOverdue | Self::ImportedMaterialExpiring => {
-                "rotation"
+            Self::RotationDisabled | Self::RotationOverdue => "rotation",
+            Self::KeyDisabledInUse | Self::KeyDeletionInUse | Self::ImportedMaterialExpiring => {
+                "lifecycle"
             }
-            Self::KeyDisabledInUse | Self::KeyDeletionInUse => "lifecycle",
             Self::PolicyPublic
             | Self::GrantNeverRetired
             | Self::AdminAndUser

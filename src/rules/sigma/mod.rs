@@ -7,12 +7,15 @@
 //! says otherwise; `null` matches a field without a value. Supported modifiers: `contains`,
 //! `startswith`, `endswith`, `all`, `cased`, `re` (with `i`, `m`, `s`), `cidr`, `exists`,
 //! `fieldref`, `expand` (placeholders `%name%` filled from the rule's parameters), `lt`,
-//! `lte`, `gt`, `gte`. Keyword searches (values without a field) and the encoding modifiers
-//! (`base64`, `utf16`, `windash`, …) are refused with a message: the lake keeps fields, not
-//! the raw record.
+//! `lte`, `gt`, `gte`, and `allows`, a kms-audit extension that reads the field as an IAM
+//! policy document ([`policy`]). Keyword searches (values without a field) and the encoding
+//! modifiers (`base64`, `utf16`, `windash`, …) are refused with a message: the lake keeps
+//! fields, not the raw record.
 
 pub mod condition;
+pub mod correlation;
 pub mod pattern;
+pub mod policy;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use crate::rules::yaml::{scalar_text, type_name, Context, FieldPath};
 
 pub use condition::Cond;
 use pattern::{Cidr, Compare, Position, RegexFlags, TextMatch};
+use policy::Allows;
 
 /// The `condition` key of a detection.
 pub const CONDITION: &str = "condition";
@@ -95,6 +99,9 @@ pub enum ValueTest {
         /// Case-sensitive.
         cased: bool,
     },
+    /// The value is an IAM policy document that allows the action on every resource of its
+    /// service (`allows`).
+    Allows(Allows),
 }
 
 impl Leaf {
@@ -120,6 +127,7 @@ impl ValueTest {
             Self::Exists(expected) => values.is_empty() != *expected,
             Self::Text(text) => values.iter().any(|v| text.is_match(v)),
             Self::Cidr(net) => values.iter().any(|v| net.contains(v)),
+            Self::Allows(action) => values.iter().any(|v| action.is_granted_by(v)),
             Self::Compare(op, bound) => values
                 .iter()
                 .filter_map(|v| v.trim().parse::<f64>().ok())
@@ -393,6 +401,7 @@ struct Modifiers {
     fieldref: bool,
     expand: bool,
     compare: Option<Compare>,
+    allows: bool,
 }
 
 fn modifiers(names: &[&str]) -> Result<Modifiers, ErrorKind> {
@@ -439,6 +448,7 @@ fn modifiers(names: &[&str]) -> Result<Modifiers, ErrorKind> {
             "lte" => m.compare = Some(Compare::LessOrEqual),
             "gt" => m.compare = Some(Compare::Greater),
             "gte" => m.compare = Some(Compare::GreaterOrEqual),
+            "allows" => m.allows = true,
             "base64" | "base64offset" | "utf16le" | "utf16be" | "utf16" | "wide" | "windash"
             | "neq" | "minute" | "hour" | "day" | "week" | "month" | "year" => {
                 return Err(ErrorKind::Unsupported(format!(
@@ -459,21 +469,23 @@ fn modifiers(names: &[&str]) -> Result<Modifiers, ErrorKind> {
         m.exists,
         m.fieldref,
         m.compare.is_some(),
+        m.allows,
     ]
     .iter()
     .filter(|k| **k)
     .count();
     if kinds > 1 {
         return Err(ErrorKind::Modifier(
-            "re, cidr, exists, fieldref and the comparisons cannot be combined".to_owned(),
+            "re, cidr, exists, fieldref, allows and the comparisons cannot be combined".to_owned(),
         ));
     }
-    if m.position.is_some() && (m.regex.is_some() || m.cidr || m.exists || m.compare.is_some()) {
+    let special = m.regex.is_some() || m.cidr || m.exists || m.compare.is_some() || m.allows;
+    if m.position.is_some() && special {
         return Err(ErrorKind::Modifier(
             "contains, startswith and endswith apply to plain and fieldref values only".to_owned(),
         ));
     }
-    if m.cased && (m.regex.is_some() || m.cidr || m.exists || m.compare.is_some()) {
+    if m.cased && special {
         return Err(ErrorKind::Modifier(
             "cased applies to plain and fieldref values only (use re without i for a case-sensitive regex)".to_owned(),
         ));
@@ -575,7 +587,9 @@ fn entry(
     let mut tests = Vec::new();
     for value in values {
         let test = match value {
-            EntryValue::Null if m.exists || m.cidr || m.compare.is_some() || m.regex.is_some() => {
+            EntryValue::Null
+                if m.exists || m.cidr || m.compare.is_some() || m.regex.is_some() || m.allows =>
+            {
                 return Err(ctx.error(
                     path,
                     ErrorKind::Detection("null cannot be used with this modifier".to_owned()),
@@ -605,6 +619,11 @@ fn text_test(text: &str, m: &Modifiers) -> Result<ValueTest, ErrorKind> {
         return pattern::regex(text, flags)
             .map(ValueTest::Text)
             .map_err(ErrorKind::Regex);
+    }
+    if m.allows {
+        return Allows::parse(text)
+            .map(ValueTest::Allows)
+            .map_err(ErrorKind::Detection);
     }
     if m.cidr {
         return Cidr::parse(text)
@@ -861,6 +880,16 @@ mod tests {
                 "IP network",
             ),
             ("sel:\n  f|exists: maybe\ncondition: sel\n", "exists"),
+            ("sel:\n  f|allows: Decrypt\ncondition: sel\n", "IAM action"),
+            (
+                "sel:\n  f|allows|contains: kms:Decrypt\ncondition: sel\n",
+                "contains",
+            ),
+            (
+                "sel:\n  f|allows|re: kms:Decrypt\ncondition: sel\n",
+                "allows",
+            ),
+            ("sel:\n  f|allows: null\ncondition: sel\n", "null"),
             (
                 "sel:\n  f: x\ntimeframe: 5m\ncondition: sel\n",
                 "correlation",
@@ -873,6 +902,45 @@ mod tests {
             let err = compile_text(text, &Params::new()).expect_err(text);
             assert!(err.to_string().contains(needle), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn allows_reads_a_policy_document_statement_by_statement() {
+        let (d, warnings) = compile_text(
+            "sel:\n  requestParameters.policyDocument|allows:\n    - kms:Decrypt\n    - kms:ReEncryptFrom\ncondition: sel\n",
+            &Params::new(),
+        )
+        .expect("compiles");
+        assert_eq!(warnings, 0);
+        let tree = d.tree();
+        let with = |doc: &'static str| {
+            move |f: &str| match f {
+                "requestParameters.policyDocument" => vec![doc],
+                _ => vec![],
+            }
+        };
+        assert!(eval(
+            &tree,
+            &with(r#"{"Statement":[{"Effect":"Allow","Action":"kms:ReEncrypt*","Resource":"*"}]}"#)
+        ));
+        // Decrypt on one key and ReEncryptFrom denied everywhere: no statement grants either
+        // action on all keys, though the document names both and a `*` resource.
+        assert!(!eval(
+            &tree,
+            &with(
+                r#"{"Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:us-east-1:111122223333:key/k"},{"Effect":"Deny","Action":"kms:ReEncryptFrom","Resource":"*"}]}"#
+            )
+        ));
+        assert!(!eval(&tree, &|_| vec![]));
+        let (all, _) = compile_text(
+            "sel:\n  p|allows|all: [kms:Decrypt, kms:Encrypt]\ncondition: sel\n",
+            &Params::new(),
+        )
+        .expect("compiles");
+        let decrypt_only = |_: &str| {
+            vec![r#"{"Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#]
+        };
+        assert!(!eval(&all.tree(), &decrypt_only));
     }
 
     #[test]

@@ -1,10 +1,16 @@
-//! The `grants` view: one row per grant created by a successful CreateGrant, marked retired
-//! when a successful RetireGrant or RevokeGrant names its grant id.
+//! The `grants` view: one row per grant created by a successful CreateGrant or listed by the
+//! inventory's ListGrants, marked retired when a successful RetireGrant or RevokeGrant names
+//! its grant id.
+//!
+//! The inventory's grants are the live grants of a key when it was taken: a listed grant is
+//! open then (whatever earlier events said), and a grant of that key created by an earlier
+//! event but not listed was retired or revoked by then (`retired_by` `inventory`).
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::rules::views::inventory::Inventory;
 use crate::rules::views::{
     arn_account, days_between, is_crypto, Cell, ColumnType, KmsEvent, Row, View, ViewTable,
 };
@@ -65,7 +71,7 @@ pub const COLUMNS: &[(&str, ColumnType)] = &[
     (CROSS_ACCOUNT, ColumnType::Bool),
 ];
 
-/// A grant, as replayed from the events.
+/// A grant, as replayed from the events and the inventory.
 #[derive(Debug, Clone, Default)]
 pub struct Grant {
     /// The grant id.
@@ -82,9 +88,10 @@ pub struct Grant {
     pub constraints: bool,
     /// Grant name.
     pub name: Option<String>,
-    /// Creator.
+    /// Creator (unknown for a grant only the inventory lists).
     pub created_by: Option<String>,
-    /// Creation time (µs).
+    /// Creation time (µs): the CreateGrant's, else the inventory's `CreationDate`, else the
+    /// time the inventory was taken.
     pub created: i64,
     /// Retirement: (time, event name).
     pub retired: Option<(i64, String)>,
@@ -92,10 +99,66 @@ pub struct Grant {
     pub evidence: Vec<String>,
 }
 
-/// Replays the grants of `kms`, by grant id.
-pub fn replay(kms: &[KmsEvent]) -> BTreeMap<String, Grant> {
+/// `retired_by` of a grant the inventory no longer lists.
+pub const RETIRED_BY_INVENTORY: &str = "inventory";
+
+/// Lays the inventory's grants over those replayed from the events before it was taken.
+fn overlay(grants: &mut BTreeMap<String, Grant>, inventory: &Inventory) {
+    for (index, key) in inventory.keys.iter().enumerate() {
+        let Some(listed) = &key.grants else { continue };
+        let evidence = inventory.evidence_key(index);
+        for grant in grants.values_mut() {
+            let gone = grant.key_arn.as_deref() == Some(key.arn.as_str())
+                && grant.retired.is_none()
+                && !listed.iter().any(|g| g.id == grant.id);
+            if gone {
+                grant.retired = Some((inventory.taken, RETIRED_BY_INVENTORY.to_owned()));
+                grant.evidence.push(evidence.clone());
+            }
+        }
+        for item in listed {
+            if let Some(grant) = grants.get_mut(&item.id) {
+                // Live when the inventory was taken, whatever an earlier event said.
+                grant.retired = None;
+                grant.key_arn = Some(key.arn.clone());
+                if !grant.evidence.contains(&evidence) {
+                    grant.evidence.push(evidence.clone());
+                }
+                continue;
+            }
+            grants.insert(
+                item.id.clone(),
+                Grant {
+                    id: item.id.clone(),
+                    key_arn: Some(key.arn.clone()),
+                    grantee: item.grantee.clone(),
+                    retiring: item.retiring.clone(),
+                    operations: item.operations.clone(),
+                    constraints: item.constraints,
+                    name: item.name.clone(),
+                    created_by: None,
+                    created: item.created.unwrap_or(inventory.taken),
+                    retired: None,
+                    evidence: vec![evidence.clone()],
+                },
+            );
+        }
+    }
+}
+
+/// Replays the grants of `kms`, by grant id, with the inventory laid over them at the time
+/// it was taken.
+pub fn replay(kms: &[KmsEvent], inventory: Option<&Inventory>) -> BTreeMap<String, Grant> {
     let mut grants: BTreeMap<String, Grant> = BTreeMap::new();
-    for event in kms.iter().filter(|e| e.ok()) {
+    let mut pending = inventory;
+    for event in kms {
+        if let Some(snapshot) = pending.filter(|i| event.time > i.taken) {
+            overlay(&mut grants, snapshot);
+            pending = None;
+        }
+        if !event.ok() {
+            continue;
+        }
         match event.name.as_str() {
             "CreateGrant" => {
                 let Some(id) = event.response_text("grantId") else {
@@ -147,12 +210,15 @@ pub fn replay(kms: &[KmsEvent]) -> BTreeMap<String, Grant> {
             _ => {}
         }
     }
+    if let Some(snapshot) = pending {
+        overlay(&mut grants, snapshot);
+    }
     grants
 }
 
 /// Builds the view.
-pub fn build(kms: &[KmsEvent], as_of: i64) -> ViewTable {
-    let rows = replay(kms)
+pub fn build(kms: &[KmsEvent], as_of: i64, inventory: Option<&Inventory>) -> ViewTable {
+    let rows = replay(kms, inventory)
         .into_values()
         .map(|g| {
             let key_account = g.key_arn.as_deref().and_then(arn_account);

@@ -3,15 +3,20 @@
 //! CancelKeyDeletion / DeleteKey, its rotation setting from Enable/DisableKeyRotation, the
 //! age of its key material (CreateKey, RotateKey, RotateKeyOnDemand, ImportKeyMaterial),
 //! whether it can rotate automatically (and why not), and its use.
+//!
+//! A key inventory ([`Inventory`]) is laid over the replay at the time it was taken: what it
+//! says replaces what the earlier events said, and the later events change it as usual. AWS
+//! managed keys rotate every year and cannot be changed: their rotation is always on, every
+//! 365 days.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::rules::views::inventory::Inventory;
+use crate::rules::views::inventory::{Inventory, AWS_MANAGED};
 use crate::rules::views::{
     arn_account, arn_region, days_between, is_crypto, Cell, ColumnType, KmsEvent, Row, View,
-    ViewTable,
+    ViewTable, DAY_US,
 };
 
 /// The key ARN.
@@ -110,8 +115,12 @@ pub const COLUMNS: &[(&str, ColumnType)] = &[
 /// Default rotation period when EnableKeyRotation names none.
 pub const DEFAULT_ROTATION_PERIOD_DAYS: i64 = 365;
 
-/// Post-state-change uses kept as evidence.
-const USE_EVIDENCE: usize = 3;
+/// How often AWS rotates AWS managed keys (a setting nobody can change).
+pub const AWS_MANAGED_ROTATION_DAYS: i64 = 365;
+
+/// Post-state-change uses kept as evidence (the views' loader keeps that many calls one by
+/// one after each event of a key: `events::load`).
+pub(crate) const USE_EVIDENCE: usize = 3;
 
 /// A key, as replayed.
 #[derive(Debug, Clone, Default)]
@@ -167,7 +176,7 @@ pub fn rotatability(
     origin: Option<&str>,
     custom_key_store: Option<&str>,
 ) -> (Option<bool>, Option<String>) {
-    if key_manager == Some("AWS") {
+    if key_manager == Some(AWS_MANAGED) {
         return (Some(true), None);
     }
     match origin {
@@ -193,33 +202,97 @@ pub fn rotatability(
     }
 }
 
+/// The latest of two optional times.
+fn latest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Replaces `slot` with `value` when the inventory gives one.
+fn take(slot: &mut Option<String>, value: &Option<String>) {
+    if value.is_some() {
+        slot.clone_from(value);
+    }
+}
+
+/// Lays the inventory over the keys replayed from the events before it was taken.
+fn overlay(keys: &mut BTreeMap<String, Key>, inventory: &Inventory) {
+    for (index, item) in inventory.keys.iter().enumerate() {
+        let key = keys.entry(item.arn.clone()).or_default();
+        key.from_inventory = true;
+        key.evidence
+            .insert("inventory", inventory.evidence_key(index));
+        if item.created.is_some() {
+            key.created = item.created;
+        }
+        take(&mut key.key_spec, &item.key_spec);
+        take(&mut key.key_usage, &item.key_usage);
+        take(&mut key.origin, &item.origin);
+        take(&mut key.key_manager, &item.key_manager);
+        take(&mut key.custom_key_store_id, &item.custom_key_store_id);
+        if item.multi_region.is_some() {
+            key.multi_region = item.multi_region;
+        }
+        if let Some(state) = &item.state {
+            if key.state.as_deref() != Some(state.as_str()) {
+                // Changed by something the logs do not show: when and by whom is unknown.
+                key.state = Some(state.clone());
+                key.state_changed = None;
+                key.state_changed_by = None;
+                key.evidence.remove("state");
+                key.use_evidence.clear();
+                key.uses_after = 0;
+            }
+            key.deletion_date = if state == "PendingDeletion" {
+                item.deletion_date.or(key.deletion_date)
+            } else {
+                None
+            };
+        }
+        if let Some(rotation) = item.rotation {
+            let period = rotation
+                .enabled
+                .then(|| rotation.period_days.unwrap_or(DEFAULT_ROTATION_PERIOD_DAYS));
+            if key.rotation_enabled != Some(rotation.enabled) || key.rotation_period_days != period
+            {
+                key.evidence.remove("rotation");
+            }
+            key.rotation_enabled = Some(rotation.enabled);
+            key.rotation_period_days = period;
+        }
+        key.last_rotation = latest(key.last_rotation, item.last_rotation);
+        let external = key.origin.as_deref() == Some("EXTERNAL");
+        let created = key.created.filter(|_| !external);
+        key.last_material_change = latest(
+            key.last_material_change,
+            latest(item.last_rotation, created),
+        );
+        if external {
+            key.valid_to = item.valid_to;
+        }
+    }
+}
+
+/// The last material change of an AWS managed key: the latest known one, or, once a year
+/// has passed since it (or since the key's creation), its latest yearly anniversary, as AWS
+/// rotates those keys every year.
+fn aws_managed_material(key: &Key, as_of: i64) -> Option<i64> {
+    let known = key.last_material_change.or(key.created)?;
+    let years = days_between(known, as_of).max(0) / AWS_MANAGED_ROTATION_DAYS;
+    Some(known + years * AWS_MANAGED_ROTATION_DAYS * DAY_US)
+}
+
 /// Builds the view.
 pub fn build(kms: &[KmsEvent], as_of: i64, inventory: Option<&Inventory>) -> ViewTable {
     let mut keys: BTreeMap<String, Key> = BTreeMap::new();
-    if let Some(inventory) = inventory {
-        for (item, (created, material, valid_to)) in inventory.keys.iter().zip(&inventory.times) {
-            let key = keys.entry(item.arn.clone()).or_default();
-            key.from_inventory = true;
-            key.created = *created;
-            key.key_spec.clone_from(&item.key_spec);
-            key.key_usage.clone_from(&item.key_usage);
-            key.origin.clone_from(&item.origin);
-            key.key_manager.clone_from(&item.key_manager);
-            key.custom_key_store_id
-                .clone_from(&item.custom_key_store_id);
-            key.multi_region = item.multi_region;
-            key.state.clone_from(&item.state);
-            key.rotation_enabled = item.rotation_enabled;
-            key.rotation_period_days = item.rotation_period_days;
-            key.last_material_change = material.or(if item.origin.as_deref() == Some("EXTERNAL") {
-                None
-            } else {
-                *created
-            });
-            key.valid_to = *valid_to;
-        }
-    }
+    let mut pending = inventory;
     for event in kms {
+        if let Some(snapshot) = pending.filter(|i| event.time > i.taken) {
+            overlay(&mut keys, snapshot);
+            pending = None;
+        }
         let Some(arn) = &event.key_arn else { continue };
         let key = keys.entry(arn.clone()).or_default();
         key.from_events = true;
@@ -228,7 +301,8 @@ pub fn build(kms: &[KmsEvent], as_of: i64, inventory: Option<&Inventory>) -> Vie
                 key.last_used = Some(event.time);
             }
             if matches!(key.state.as_deref(), Some("Disabled" | "PendingDeletion")) {
-                key.uses_after += 1;
+                // With the calls the loader folded into this one (`KmsEvent::folded`).
+                key.uses_after += 1 + i64::from(event.folded);
                 if key.use_evidence.len() < USE_EVIDENCE {
                     key.use_evidence.push(event.evidence_key());
                 }
@@ -321,16 +395,28 @@ pub fn build(kms: &[KmsEvent], as_of: i64, inventory: Option<&Inventory>) -> Vie
                     state(key, "Enabled");
                 }
             }
-            "DeleteImportedKeyMaterial" | "DeleteExpiredKeyMaterial" => {
+            // Material an administrator deleted is gone on purpose; material KMS deleted at
+            // its ValidTo keeps that date, so the key reads as expired and not replaced
+            // until the next ImportKeyMaterial.
+            "DeleteImportedKeyMaterial" => {
                 key.valid_to = None;
                 state(key, "PendingImport");
             }
+            "DeleteExpiredKeyMaterial" => state(key, "PendingImport"),
             _ => {}
         }
     }
+    if let Some(snapshot) = pending {
+        overlay(&mut keys, snapshot);
+    }
     let rows = keys
         .into_iter()
-        .map(|(arn, key)| {
+        .map(|(arn, mut key)| {
+            if key.key_manager.as_deref() == Some(AWS_MANAGED) {
+                key.rotation_enabled = Some(true);
+                key.rotation_period_days = Some(AWS_MANAGED_ROTATION_DAYS);
+                key.last_material_change = aws_managed_material(&key, as_of);
+            }
             let (can_rotate, reason) = rotatability(
                 key.key_manager.as_deref(),
                 key.key_spec.as_deref(),

@@ -2,20 +2,27 @@
 //! `policy_statements` (the statements of each key's latest policy, one row per statement
 //! and principal), `grants` (CreateGrant less RetireGrant / RevokeGrant), `usage` (principal
 //! × key × operation) and `access` (principal × key: what the policy and grants allow
-//! against what the principal used). `docs/rule-views.md` documents every column.
+//! against what the principal used); and for the trail itself, `log_coverage` (silences in
+//! the events of each account and Region) and `log_integrity` (what validating the CloudTrail
+//! digest files found: [`crate::ingest::integrity`]). `docs/rule-views.md` documents every column.
 //!
 //! The KMS events are read from the lake with one lazy Polars query (KMS records only, the
 //! raw JSON kept only for the operations whose parameters a view needs), replayed in time
 //! order, and each view is a table of typed cells that [`ViewTable::to_frame`] turns into a
 //! Polars frame. Every row keeps the events that set its state, for a finding's evidence.
 //! Ages (`*_days`) are counted to the latest event in the lake, so a result does not depend
-//! on the day the scan runs.
+//! on the day the scan runs. An optional key inventory snapshot ([`inventory::Inventory`],
+//! `scan --inventory`) covers keys created before the logs begin: it is laid over `keys`,
+//! `policy_statements` and `grants` at the time it was taken, and the events after it take
+//! precedence.
 
 pub mod access;
 pub mod events;
 pub mod grants;
 pub mod inventory;
 pub mod keys;
+pub mod log_coverage;
+pub mod log_integrity;
 pub mod policy_statements;
 pub mod usage;
 
@@ -48,16 +55,22 @@ pub enum View {
     Usage,
     /// One row per principal and key: allowed against used.
     Access,
+    /// One row per silence in the events of an account and Region.
+    LogCoverage,
+    /// One row per problem the CloudTrail digests reveal.
+    LogIntegrity,
 }
 
 impl View {
     /// Every view.
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 7] = [
         Self::Keys,
         Self::PolicyStatements,
         Self::Grants,
         Self::Usage,
         Self::Access,
+        Self::LogCoverage,
+        Self::LogIntegrity,
     ];
 
     /// The name used in rule files.
@@ -68,6 +81,8 @@ impl View {
             Self::Grants => "grants",
             Self::Usage => "usage",
             Self::Access => "access",
+            Self::LogCoverage => "log_coverage",
+            Self::LogIntegrity => "log_integrity",
         }
     }
 
@@ -84,6 +99,8 @@ impl View {
             Self::Grants => grants::COLUMNS,
             Self::Usage => usage::COLUMNS,
             Self::Access => access::COLUMNS,
+            Self::LogCoverage => log_coverage::COLUMNS,
+            Self::LogIntegrity => log_integrity::COLUMNS,
         }
     }
 
@@ -95,9 +112,14 @@ impl View {
             .map(|i| (i, self.columns()[i].1))
     }
 
-    /// The column naming a finding's resource (the key ARN).
+    /// The column naming a finding's resource: the key ARN, or for the trail's views the
+    /// silence (`log_coverage`) or the file at fault (`log_integrity`).
     pub fn resource_column(self) -> &'static str {
-        keys::KEY_ARN
+        match self {
+            Self::LogCoverage => log_coverage::GAP,
+            Self::LogIntegrity => log_integrity::RESOURCE,
+            _ => keys::KEY_ARN,
+        }
     }
 
     /// The column naming a finding's principal, when the view has one.
@@ -108,6 +130,7 @@ impl View {
             Self::Grants => Some(grants::GRANTEE),
             Self::Usage => Some(usage::PRINCIPAL),
             Self::Access => Some(access::PRINCIPAL),
+            Self::LogCoverage | Self::LogIntegrity => None,
         }
     }
 }
@@ -310,36 +333,75 @@ pub struct Views {
     pub usage: ViewTable,
     /// The `access` view.
     pub access: ViewTable,
+    /// The `log_coverage` view (empty unless [`Views::build_with`] is asked for it).
+    pub log_coverage: ViewTable,
+    /// The `log_integrity` view (empty unless [`Views::build_with`] is asked for it).
+    pub log_integrity: ViewTable,
     /// The events rows refer to, by evidence key.
     pub evidence: HashMap<String, Evidence>,
 }
 
 impl Views {
     /// Builds every view from `events` (a scan of the lake), merged with an optional key
-    /// inventory.
+    /// inventory (see [`Views::from_events`]).
     pub fn build(
         events: LazyFrame,
         inventory: Option<&inventory::Inventory>,
     ) -> Result<Self, EvalError> {
-        let (kms, as_of) = events::load(events)?;
+        let (kms, as_of) = events::load(events, inventory)?;
         Ok(Self::from_events(&kms, as_of, inventory))
     }
 
-    /// Builds every view from KMS events in time order.
+    /// The views `wanted` asks for (`&|_| true`: all): the key views through
+    /// [`Views::build`] (all of them, or none, which leaves them empty), `log_coverage` (a
+    /// pass over every event's time) and `log_integrity` (from the lake's integrity side
+    /// tables).
+    pub fn build_with(
+        events: LazyFrame,
+        inventory: Option<&inventory::Inventory>,
+        integrity: Option<&crate::ingest::integrity::Integrity>,
+        wanted: &dyn Fn(View) -> bool,
+    ) -> Result<Self, EvalError> {
+        let trail_views = [View::LogCoverage, View::LogIntegrity];
+        let mut views = if View::ALL
+            .iter()
+            .any(|v| !trail_views.contains(v) && wanted(*v))
+        {
+            Self::build(events.clone(), inventory)?
+        } else {
+            Self::from_events(&[], 0, None)
+        };
+        if wanted(View::LogCoverage) {
+            let (table, evidence) = log_coverage::build(events, integrity)?;
+            views.log_coverage = table;
+            views.evidence.extend(evidence);
+        }
+        if wanted(View::LogIntegrity) {
+            let (table, evidence) = log_integrity::build(integrity, views.as_of);
+            views.log_integrity = table;
+            views.evidence.extend(evidence);
+        }
+        Ok(views)
+    }
+
+    /// Builds every view from KMS events in time order, with an optional key inventory laid
+    /// over them at the time it was taken. Ages are counted to the latest event, or to the
+    /// time the inventory was taken when that is later.
     pub fn from_events(
         kms: &[KmsEvent],
         as_of: i64,
         inventory: Option<&inventory::Inventory>,
     ) -> Self {
-        let as_of = inventory
-            .and_then(|i| i.as_of)
-            .map_or(as_of, |t| t.max(as_of));
-        let evidence = kms
+        let as_of = inventory.map_or(as_of, |i| i.taken.max(as_of));
+        let mut evidence: HashMap<String, Evidence> = kms
             .iter()
             .map(|e| (e.evidence_key(), e.evidence()))
             .collect();
+        if let Some(inventory) = inventory {
+            evidence.extend(inventory.all_evidence());
+        }
         let statements = policy_statements::build(kms, inventory);
-        let grants = grants::build(kms, as_of);
+        let grants = grants::build(kms, as_of, inventory);
         let usage = usage::build(kms, as_of);
         let keys = keys::build(kms, as_of, inventory);
         let access = access::build(&statements, &grants, &usage, as_of);
@@ -350,6 +412,14 @@ impl Views {
             grants,
             usage,
             access,
+            log_coverage: ViewTable {
+                view: View::LogCoverage,
+                rows: Vec::new(),
+            },
+            log_integrity: ViewTable {
+                view: View::LogIntegrity,
+                rows: Vec::new(),
+            },
             evidence,
         }
     }
@@ -362,6 +432,8 @@ impl Views {
             View::Grants => &self.grants,
             View::Usage => &self.usage,
             View::Access => &self.access,
+            View::LogCoverage => &self.log_coverage,
+            View::LogIntegrity => &self.log_integrity,
         }
     }
 
@@ -402,7 +474,10 @@ pub fn action_matches(pattern: &str, action: &str) -> bool {
     glob(pattern.as_bytes(), action.as_bytes())
 }
 
-/// KMS operations that use key material (the "key user" operations).
+/// KMS operations that use key material (the "key user" operations): AWS's list of
+/// cryptographic operations less GenerateRandom, which uses no key. GetPublicKey is not one:
+/// the console's default policy gives `kms:Get*` to key administrators, and reading a public
+/// key makes nobody a key user.
 pub const CRYPTO_OPERATIONS: &[&str] = &[
     "Encrypt",
     "Decrypt",
@@ -418,7 +493,6 @@ pub const CRYPTO_OPERATIONS: &[&str] = &[
     "GenerateMac",
     "VerifyMac",
     "DeriveSharedSecret",
-    "GetPublicKey",
 ];
 
 /// KMS operations that administer a key (change its policy, state, rotation or material).

@@ -1,7 +1,8 @@
 //! The `policy_statements` view: the statements of each key's latest key policy, one row per
 //! statement and principal. The policy is the text of `requestParameters.policy` of the
 //! latest successful PutKeyPolicy or CreateKey (a CreateKey without one gets the default
-//! key policy, which allows the account root `kms:*`), else the inventory's.
+//! key policy, which allows the account root `kms:*`), or the inventory's when no such event
+//! came after the inventory was taken.
 
 use std::collections::BTreeMap;
 
@@ -201,25 +202,53 @@ pub fn default_policy(key_arn: &str, account: &str) -> String {
 /// The latest policy of a key: (time, event name or `inventory`, text, evidence keys).
 type Latest = (i64, String, String, Vec<String>);
 
+/// `policy_source` of a policy read from the inventory.
+pub const INVENTORY_SOURCE: &str = "inventory";
+
+/// Whether two policy texts are the same JSON document.
+fn same_policy(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (serde_json::from_str::<Value>(a), serde_json::from_str::<Value>(b)),
+            (Ok(a), Ok(b)) if a == b
+        )
+}
+
+/// Lays the inventory's policies over those the events set before it was taken. A policy
+/// equal to the one an event set keeps that event's time and evidence.
+fn overlay(latest: &mut BTreeMap<String, Latest>, inventory: &Inventory) {
+    for (index, key) in inventory.keys.iter().enumerate() {
+        let Some(policy) = &key.policy else { continue };
+        if latest
+            .get(&key.arn)
+            .is_some_and(|(_, _, text, _)| same_policy(text, policy))
+        {
+            continue;
+        }
+        latest.insert(
+            key.arn.clone(),
+            (
+                inventory.taken,
+                INVENTORY_SOURCE.to_owned(),
+                policy.clone(),
+                vec![inventory.evidence_key(index)],
+            ),
+        );
+    }
+}
+
 /// Builds the view.
 pub fn build(kms: &[KmsEvent], inventory: Option<&Inventory>) -> ViewTable {
     let mut latest: BTreeMap<String, Latest> = BTreeMap::new();
-    if let Some(inventory) = inventory {
-        for key in &inventory.keys {
-            if let Some(policy) = &key.policy {
-                latest.insert(
-                    key.arn.clone(),
-                    (
-                        inventory.as_of.unwrap_or_default(),
-                        "inventory".to_owned(),
-                        policy.clone(),
-                        Vec::new(),
-                    ),
-                );
-            }
+    let mut pending = inventory;
+    for event in kms {
+        if let Some(snapshot) = pending.filter(|i| event.time > i.taken) {
+            overlay(&mut latest, snapshot);
+            pending = None;
         }
-    }
-    for event in kms.iter().filter(|e| e.ok()) {
+        if !event.ok() {
+            continue;
+        }
         let Some(key) = &event.key_arn else { continue };
         let text = match event.name.as_str() {
             "PutKeyPolicy" => event.request_text("policy").map(str::to_owned),
@@ -249,6 +278,9 @@ pub fn build(kms: &[KmsEvent], inventory: Option<&Inventory>) -> ViewTable {
                 ),
             );
         }
+    }
+    if let Some(snapshot) = pending {
+        overlay(&mut latest, snapshot);
     }
     let mut rows = Vec::new();
     for (key, (time, source, text, evidence)) in latest {

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::rules::views::events::CallTotals;
 use crate::rules::views::{
     days_between, is_crypto, Cell, ColumnType, KmsEvent, Row, View, ViewTable, MAX_ROW_EVIDENCE,
 };
@@ -57,38 +58,68 @@ pub const COLUMNS: &[(&str, ColumnType)] = &[
     (CROSS_ACCOUNT, ColumnType::Bool),
 ];
 
+/// A group's calls counted one by one.
 #[derive(Debug, Default)]
-struct Acc {
-    principal_account: Option<String>,
-    key_account: Option<String>,
+struct Acc<'a> {
+    principal_account: Option<&'a str>,
+    key_account: Option<&'a str>,
     calls: i64,
     errors: i64,
     first: i64,
     last: i64,
     last_success: Option<i64>,
-    ips: BTreeSet<String>,
-    regions: BTreeSet<String>,
+    ips: BTreeSet<&'a str>,
+    regions: BTreeSet<&'a str>,
     evidence: Vec<String>,
 }
 
-/// Builds the view.
+impl Acc<'_> {
+    fn totals(self) -> CallTotals {
+        CallTotals {
+            principal_account: self.principal_account.map(str::to_owned),
+            key_account: self.key_account.map(str::to_owned),
+            calls: self.calls,
+            errors: self.errors,
+            first: self.first,
+            last: self.last,
+            last_success: self.last_success,
+            source_ips: self.ips.len() as i64,
+            regions: self.regions.len() as i64,
+            evidence: self.evidence,
+        }
+    }
+}
+
+/// Builds the view. A group whose first call carries its totals ([`KmsEvent::calls`], from
+/// [`crate::rules::views::events::load`]) is taken from them; the others are counted call by
+/// call.
 pub fn build(kms: &[KmsEvent], as_of: i64) -> ViewTable {
-    let mut groups: BTreeMap<(String, String, String), Acc> = BTreeMap::new();
-    for event in kms.iter().filter(|e| e.is_call()) {
-        let (Some(principal), Some(key)) = (&event.principal, &event.key_arn) else {
+    type Group<'a> = (&'a str, &'a str, &'a str);
+    let calls = || {
+        kms.iter().filter(|e| e.is_call()).filter_map(|e| {
+            let (Some(principal), Some(key)) = (&e.principal, &e.key_arn) else {
+                return None;
+            };
+            Some(((principal.as_str(), key.as_str(), e.name.as_str()), e))
+        })
+    };
+    let mut totals: BTreeMap<Group<'_>, CallTotals> = BTreeMap::new();
+    for (group, event) in calls() {
+        if let Some(given) = &event.calls {
+            totals.entry(group).or_insert_with(|| (**given).clone());
+        }
+    }
+    let mut counted: BTreeMap<Group<'_>, Acc<'_>> = BTreeMap::new();
+    for (group, event) in calls() {
+        if totals.contains_key(&group) {
             continue;
-        };
-        let acc = groups
-            .entry((principal.clone(), key.clone(), event.name.clone()))
-            .or_insert_with(|| Acc {
-                first: event.time,
-                ..Acc::default()
-            });
-        acc.principal_account = acc
-            .principal_account
-            .take()
-            .or_else(|| event.principal_account.clone());
-        acc.key_account = acc.key_account.take().or_else(|| event.key_account.clone());
+        }
+        let acc = counted.entry(group).or_insert_with(|| Acc {
+            first: event.time,
+            ..Acc::default()
+        });
+        acc.principal_account = acc.principal_account.or(event.principal_account.as_deref());
+        acc.key_account = acc.key_account.or(event.key_account.as_deref());
         if event.ok() {
             acc.calls += 1;
             acc.last_success = Some(event.time);
@@ -97,23 +128,28 @@ pub fn build(kms: &[KmsEvent], as_of: i64) -> ViewTable {
         }
         acc.first = acc.first.min(event.time);
         acc.last = acc.last.max(event.time);
-        acc.ips.extend(event.source_ip.clone());
-        acc.regions.extend(event.region.clone());
+        acc.ips.extend(event.source_ip.as_deref());
+        acc.regions.extend(event.region.as_deref());
         if acc.evidence.len() < MAX_ROW_EVIDENCE {
             acc.evidence.push(event.evidence_key());
         }
     }
-    let rows = groups
+    totals.extend(
+        counted
+            .into_iter()
+            .map(|(group, acc)| (group, acc.totals())),
+    );
+    let rows = totals
         .into_iter()
         .map(|((principal, key, operation), acc)| {
-            let crypto = is_crypto(&operation);
+            let crypto = is_crypto(operation);
             Row {
                 cells: vec![
-                    Cell::Text(principal),
+                    Cell::Text(principal.to_owned()),
                     Cell::text(acc.principal_account.as_deref()),
-                    Cell::Text(key),
+                    Cell::Text(key.to_owned()),
                     Cell::text(acc.key_account.as_deref()),
-                    Cell::Text(operation),
+                    Cell::Text(operation.to_owned()),
                     Cell::Bool(crypto),
                     Cell::Int(acc.calls),
                     Cell::Int(acc.errors),
@@ -121,8 +157,8 @@ pub fn build(kms: &[KmsEvent], as_of: i64) -> ViewTable {
                     Cell::Time(acc.last),
                     Cell::time(acc.last_success),
                     Cell::int(acc.last_success.map(|t| days_between(t, as_of))),
-                    Cell::Int(acc.ips.len() as i64),
-                    Cell::Int(acc.regions.len() as i64),
+                    Cell::Int(acc.source_ips),
+                    Cell::Int(acc.regions),
                     Cell::Bool(matches!(
                         (&acc.principal_account, &acc.key_account),
                         (Some(a), Some(k)) if a != k

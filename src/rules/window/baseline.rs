@@ -254,12 +254,14 @@ pub fn parse(section: &Section<'_, '_>) -> Result<Baseline, RuleError> {
     })
 }
 
-/// Evaluates a baseline rule: (findings, selected events).
+/// Evaluates a baseline rule over `events`: (findings, selected events). `lake_start` is the
+/// earliest event time of the whole lake (`learn-from: trail`).
 pub fn evaluate(
     rule: &Rule,
     body: &WindowBody,
     spec: &Baseline,
     events: &LazyFrame,
+    lake_start: Option<i64>,
     options: &EvalOptions,
 ) -> Result<(Vec<Finding>, u64), EvalError> {
     let mut extra: Vec<Expr> = spec
@@ -300,7 +302,7 @@ pub fn evaluate(
             // By default learning starts with the first event the rule selects: a trail whose
             // first records are years-old key set-up does not end the learning window early.
             let start = if *from_trail {
-                crate::rules::window::lake_start(events)?
+                lake_start
             } else {
                 selected.times.first().copied()
             };
@@ -417,8 +419,10 @@ fn new_values(
         .map(Option::unwrap_or_default)
         .collect();
 
-    let row_keys = selected.keys(spec.entity.len())?;
-    let row_values = selected.text(W_VALUE)?;
+    // The rows of each (entity, value) pair, indexed when a first value is flagged.
+    let mut row_keys: Vec<Vec<Option<String>>> = Vec::new();
+    let mut row_values: Vec<Option<String>> = Vec::new();
+    let mut indexed = false;
     let mut known: HashMap<&Vec<Option<String>>, Vec<&str>> = HashMap::new();
     let mut findings = Vec::new();
     for (i, key) in keys.iter().enumerate() {
@@ -432,6 +436,11 @@ fn new_values(
             && history >= spec.min_history
             && is_new(v, seen, learned.near);
         if flagged {
+            if !indexed {
+                row_keys = selected.keys(spec.entity.len())?;
+                row_values = selected.text(W_VALUE)?;
+                indexed = true;
+            }
             let rows: Vec<usize> = (0..selected.len())
                 .filter(|r| {
                     &row_keys[*r] == key
@@ -504,11 +513,9 @@ fn spikes(
         .iter()
         .map(Option::unwrap_or_default)
         .collect();
-    let row_keys = selected.keys(spec.entity.len())?;
-    let mut rows_of: HashMap<&Vec<Option<String>>, Vec<usize>> = HashMap::new();
-    for (row, key) in row_keys.iter().enumerate() {
-        rows_of.entry(key).or_default().push(row);
-    }
+    // The rows of each entity, indexed when a first spike is found.
+    let mut row_keys: Vec<Vec<Option<String>>> = Vec::new();
+    let mut indexed = false;
 
     let mut findings = Vec::new();
     let mut entity_first: HashMap<&Vec<Option<String>>, i64> = HashMap::new();
@@ -542,15 +549,14 @@ fn spikes(
                 Statistic::Max => max,
             };
             if count as f64 > factor * base {
-                let rows: Vec<usize> = rows_of
-                    .get(key)
-                    .map(|rows| {
-                        rows.iter()
-                            .copied()
-                            .filter(|r| (start..start + period).contains(&selected.times[*r]))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                if !indexed {
+                    row_keys = selected.keys(spec.entity.len())?;
+                    indexed = true;
+                }
+                // The entity's rows in the period (the rows are in time order).
+                let from = selected.times.partition_point(|t| *t < start);
+                let to = selected.times.partition_point(|t| *t < start + period);
+                let rows: Vec<usize> = (from..to).filter(|r| &row_keys[*r] == key).collect();
                 let detail = format!(
                     "observed {count} events in the {} from {} for {}; baseline over the previous {} days ({} active periods): {} {base:.1} per {} (mean {mean:.2}, p95 {p95:.0}, max {max:.0}); flagged above {factor}× the {} and at least {min_events} events",
                     show_duration(period),

@@ -31,7 +31,7 @@ use crate::rules::model::{Field, Rule};
 use crate::rules::plan::rule_column;
 use crate::rules::sigma::{self, Detection};
 use crate::rules::window::{
-    finding, foreign_expr, group_column, merge_intervals, select, show_duration, value_expr,
+    finding, foreign_where, group_column, merge_intervals, select, show_duration, value_expr,
     Bucket, Events, Section, WindowBody,
 };
 use crate::rules::yaml::{Context, FieldPath};
@@ -157,7 +157,8 @@ pub fn evaluate(
         .collect();
     let foreign = !spec.foreign.is_empty();
     if foreign {
-        extra.push(foreign_expr(&spec.foreign, trail).alias(W_FOREIGN));
+        // Only `then` events need it (and the JSON of a field inside one is parsed there).
+        extra.push(foreign_where(&spec.foreign, trail, col(rule_column(1))).alias(W_FOREIGN));
     }
     let mut frame = select(
         rule,

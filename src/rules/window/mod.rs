@@ -10,6 +10,8 @@
 
 pub mod baseline;
 pub mod correlation;
+pub mod keys;
+pub mod temporal;
 pub mod threshold;
 
 use std::borrow::Cow;
@@ -28,7 +30,7 @@ use crate::rules::fields::{json_values, FieldSource};
 use crate::rules::finding::{finding_id, rfc3339, Evidence, Finding};
 use crate::rules::model::{Body, Field, Kind, MatchBody, Rule};
 use crate::rules::params::{ParamValue, Params};
-use crate::rules::plan::MatchPlan;
+use crate::rules::plan::{MatchPlan, Reads};
 use crate::rules::sigma::{self, Detection};
 use crate::rules::yaml::{type_name, Context, FieldPath};
 
@@ -76,6 +78,9 @@ pub enum Spec {
     Baseline(baseline::Baseline),
     /// One selection followed by another within a window.
     Correlation(correlation::Correlation),
+    /// Several rules' events together (or in order) within a window (Sigma `temporal`,
+    /// `temporal_ordered`; a `correlation` rule).
+    Temporal(temporal::Temporal),
 }
 
 /// The body of a window rule.
@@ -452,6 +457,8 @@ pub enum Op {
     Lte,
     /// `==`
     Eq,
+    /// `!=` (Sigma correlations' `neq`).
+    Neq,
 }
 
 impl Op {
@@ -475,6 +482,7 @@ impl Op {
             Self::Lt => "<",
             Self::Lte => "≤",
             Self::Eq => "=",
+            Self::Neq => "≠",
         }
     }
 }
@@ -497,6 +505,7 @@ impl Comparison {
             Op::Lt => value < self.bound,
             Op::Lte => value <= self.bound,
             Op::Eq => (value - self.bound).abs() < f64::EPSILON,
+            Op::Neq => (value - self.bound).abs() >= f64::EPSILON,
         }
     }
 
@@ -510,6 +519,7 @@ impl Comparison {
             Op::Lt => expr.lt(bound),
             Op::Lte => expr.lt_eq(bound),
             Op::Eq => expr.eq(bound),
+            Op::Neq => expr.neq(bound),
         }
     }
 }
@@ -677,6 +687,70 @@ pub fn foreign_expr(fields: &[Field], accounts: &BTreeSet<String>) -> Expr {
         })
         .collect();
     tests.into_iter().reduce(Expr::or).unwrap_or(lit(false))
+}
+
+/// [`foreign_expr`] computed only on the rows where `mask` holds (false elsewhere): a field
+/// inside a raw JSON column is parsed on those rows alone.
+pub fn foreign_where(fields: &[Field], accounts: &BTreeSet<String>, mask: Expr) -> Expr {
+    let sources: Vec<(Expr, Option<Vec<String>>)> = fields
+        .iter()
+        .filter_map(|field| match &field.source {
+            FieldSource::Column { name, .. } => Some((col(*name).cast(DataType::String), None)),
+            FieldSource::Json { column, path } => {
+                Some((col(*column).cast(DataType::String), Some(path.clone())))
+            }
+            FieldSource::Absent(_) => None,
+        })
+        .collect();
+    if sources.is_empty() {
+        return lit(false);
+    }
+    let (arguments, paths): (Vec<Expr>, Vec<_>) = sources.into_iter().unzip();
+    let accounts = accounts.clone();
+    mask.map_many(
+        move |columns: &mut [Column]| {
+            let name = columns[0].name().clone();
+            let mask = columns[0].bool()?;
+            let texts: Vec<&StringChunked> = columns[1..]
+                .iter()
+                .map(|c| c.str())
+                .collect::<PolarsResult<_>>()?;
+            let mut values: Vec<Cow<'_, str>> = Vec::new();
+            let out: BooleanChunked = (0..mask.len())
+                .map(|row| {
+                    if mask.get(row) != Some(true) {
+                        return Some(false);
+                    }
+                    let foreign = texts.iter().zip(&paths).any(|(column, path)| {
+                        let Some(text) = column.get(row) else {
+                            return false;
+                        };
+                        let value = match path {
+                            Some(path) => {
+                                values.clear();
+                                json_values(text, path, &mut values);
+                                values.iter().find(|v| !v.is_empty()).cloned()
+                            }
+                            None => Some(Cow::Borrowed(text)),
+                        };
+                        value
+                            .as_deref()
+                            .and_then(account_of)
+                            .is_some_and(|a| !accounts.contains(a))
+                    });
+                    Some(foreign)
+                })
+                .collect();
+            Ok(out.with_name(name).into_column())
+        },
+        &arguments,
+        |_, fields: &[polars::prelude::Field]| {
+            Ok(polars::prelude::Field::new(
+                fields[0].name().clone(),
+                DataType::Boolean,
+            ))
+        },
+    )
 }
 
 /// The accounts whose trails are in the lake (`recipientAccountId` values).
@@ -863,40 +937,180 @@ pub fn finding(
     }))
 }
 
-/// Evaluates the window rules among `rules` over `events`.
+/// Evaluates the window rules among `rules` over `events`, those that can from `shared`.
 pub fn evaluate(
     rules: &[&Rule],
     events: &LazyFrame,
+    shared: Option<&SharedRead>,
     options: &EvalOptions,
 ) -> Result<MatchOutcome, EvalError> {
     let mut outcome = MatchOutcome::default();
     let mut accounts: Option<BTreeSet<String>> = None;
-    for rule in rules {
-        let Body::Window(body) = &rule.body else {
-            continue;
+    let window: Vec<(&Rule, &WindowBody)> = rules
+        .iter()
+        .filter_map(|rule| match &rule.body {
+            Body::Window(body) => Some((*rule, body)),
+            _ => None,
+        })
+        .collect();
+    let mut start: Option<Option<i64>> = None;
+    for (rule, body) in window {
+        // Rules that say what they read select from the shared read; the others, and facts
+        // about the whole lake, read `events`.
+        let input = match shared.and_then(|s| s.window.as_ref()) {
+            Some(frame) if window_reads(body, &mut Reads::default()).is_some() => frame,
+            _ => events,
         };
         let needs_accounts = match &body.spec {
             Spec::Threshold(t) => !t.foreign.is_empty(),
             Spec::Correlation(c) => !c.foreign.is_empty(),
-            Spec::Baseline(_) => false,
+            Spec::Baseline(_) | Spec::Temporal(_) => false,
         };
         if needs_accounts && accounts.is_none() {
             accounts = Some(trail_accounts(events)?);
         }
         let trail = accounts.clone().unwrap_or_default();
         let (findings, matched) = match &body.spec {
-            Spec::Threshold(spec) => {
-                threshold::evaluate(rule, body, spec, events, &trail, options)?
+            Spec::Threshold(spec) => threshold::evaluate(rule, body, spec, input, &trail, options)?,
+            Spec::Baseline(spec) => {
+                let from_trail = matches!(
+                    spec.method,
+                    baseline::Method::NewValue {
+                        from_trail: true,
+                        ..
+                    }
+                );
+                let lake_start = match start {
+                    _ if !from_trail => None,
+                    Some(known) => known,
+                    None => *start.insert(lake_start(events)?),
+                };
+                baseline::evaluate(rule, body, spec, input, lake_start, options)?
             }
-            Spec::Baseline(spec) => baseline::evaluate(rule, body, spec, events, options)?,
             Spec::Correlation(spec) => {
-                correlation::evaluate(rule, body, spec, events, &trail, options)?
+                correlation::evaluate(rule, body, spec, input, &trail, options)?
             }
+            Spec::Temporal(spec) => temporal::evaluate(rule, spec, input, options)?,
         };
         outcome.findings.extend(findings);
         outcome.matched.push((rule.id.clone(), matched));
     }
     Ok(outcome)
+}
+
+/// What a window rule reads from the lake — its detections' tests, its section's fields and
+/// [`base_columns`] — or `None` when its kind is not listed here: such a rule reads the lake
+/// itself.
+fn window_reads(body: &WindowBody, reads: &mut Reads) -> Option<()> {
+    let mut fields: Vec<&Field> = Vec::new();
+    let mut detections = vec![&body.detection];
+    match &body.spec {
+        // Selected through other rules' detections: their columns are not listed here.
+        Spec::Threshold(spec) if spec.keys.is_some() => return None,
+        Spec::Threshold(spec) => {
+            fields.extend(&spec.group_by);
+            fields.extend(spec.distinct.iter().map(|(field, _)| field));
+            fields.extend(&spec.foreign);
+        }
+        Spec::Baseline(spec) => {
+            fields.extend(&spec.entity);
+            if let baseline::Method::NewValue { value, .. } = &spec.method {
+                fields.push(value);
+            }
+        }
+        Spec::Correlation(spec) => {
+            detections = vec![&spec.first, &spec.then];
+            fields.extend(&spec.group_by);
+            // The foreign account is read on `then` events only (`foreign_where`).
+            reads.add(&[&spec.then], &spec.foreign.iter().collect::<Vec<_>>(), &[]);
+        }
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    }
+    reads.add(
+        &detections,
+        &fields,
+        &[
+            EVENT_TIME,
+            EVENT_ID,
+            EVENT_NAME,
+            SOURCE_FILE,
+            SOURCE_RECORD,
+            PRINCIPAL,
+            KEY_ARN,
+        ],
+    );
+    Some(())
+}
+
+/// One read of the lake that the window and match rules share, when two or more readers
+/// can say what they read ([`Reads`]): each window rule of a kind listed here, and the match
+/// rules together.
+pub struct SharedRead {
+    /// Every column the readers read (raw JSON columns on the rows where they are read),
+    /// sorted by time.
+    pub frame: DataFrame,
+    /// Whether the match rules read from it.
+    pub matches: bool,
+    /// The same frame, for the window rules (until [`SharedRead::release_window`]).
+    window: Option<LazyFrame>,
+}
+
+impl SharedRead {
+    /// Reads `events` once for the window and match rules among `rules`, with the columns
+    /// `extra_match` that the match evaluation keeps; `None` when fewer than two readers would
+    /// share it.
+    pub fn new(
+        rules: &[&Rule],
+        events: &LazyFrame,
+        extra_match: &[&'static str],
+    ) -> Result<Option<Self>, EvalError> {
+        let mut window = Reads::default();
+        let mut window_readers = 0;
+        for rule in rules {
+            if let Body::Window(body) = &rule.body {
+                let mut reads = Reads::default();
+                if window_reads(body, &mut reads).is_some() {
+                    window_reads(body, &mut window);
+                    window_readers += 1;
+                }
+            }
+        }
+        let mut all = window.clone();
+        let match_rules: Vec<&Rule> = rules
+            .iter()
+            .copied()
+            .filter(|r| r.kind == Kind::Match)
+            .collect();
+        for rule in &match_rules {
+            let fields: Vec<&Field> = rule.resource.iter().collect();
+            let detections: Vec<&Detection> = rule.detection().into_iter().collect();
+            all.add(&detections, &fields, extra_match);
+        }
+        let matches = !match_rules.is_empty();
+        if window_readers + usize::from(matches) < 2 {
+            return Ok(None);
+        }
+        // Sorted by time for the window rules (the match rules take any order).
+        let frame = all
+            .read(events.clone())
+            .sort(
+                [EVENT_TIME],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .collect()?;
+        let window = (window_readers > 0).then(|| frame.clone().lazy());
+        Ok(Some(Self {
+            frame,
+            matches,
+            window,
+        }))
+    }
+
+    /// Frees the window rules' part, once they are evaluated.
+    pub fn release_window(&mut self) {
+        self.window = None;
+    }
 }
 
 /// Merges `[start, end]` intervals that overlap or lie at most `gap` apart.

@@ -26,6 +26,7 @@ use crate::rules::error::{ErrorKind, EvalError, RuleError};
 use crate::rules::eval::EvalOptions;
 use crate::rules::finding::Finding;
 use crate::rules::model::{Field, Rule};
+use crate::rules::window::keys::RuleKeys;
 use crate::rules::window::{
     bucket_start, finding, foreign_expr, group_column, merge_intervals, select, show_duration,
     value_expr, Bucket, Comparison, Events, Section, WindowBody, W_TIME,
@@ -63,6 +64,13 @@ pub struct Threshold {
     pub distinct: Vec<(Field, Comparison)>,
     /// Fields whose account must be outside the trail's accounts (empty: no such filter).
     pub foreign: Vec<Field>,
+    /// Further conditions on the number of events, all of which must hold (a Sigma
+    /// correlation's range, `gt: 100, lte: 200`); empty for kms-audit rules.
+    pub more_events: Vec<Comparison>,
+    /// The rules a Sigma correlation counts and the group-by field of each rule's events
+    /// ([`RuleKeys`]); the rule's detection is then unused and `group_by` only names the
+    /// columns. `None` for kms-audit rules.
+    pub keys: Option<RuleKeys>,
 }
 
 /// Parses a `threshold` section.
@@ -135,6 +143,8 @@ pub fn parse(section: &Section<'_, '_>) -> Result<Threshold, RuleError> {
         events,
         distinct,
         foreign,
+        more_events: Vec::new(),
+        keys: None,
     })
 }
 
@@ -148,8 +158,10 @@ pub fn evaluate(
     options: &EvalOptions,
 ) -> Result<(Vec<Finding>, u64), EvalError> {
     let mut extra = Vec::new();
-    for (i, field) in spec.group_by.iter().enumerate() {
-        extra.push(value_expr(field, Bucket::Exact).alias(group_column(i)));
+    if spec.keys.is_none() {
+        for (i, field) in spec.group_by.iter().enumerate() {
+            extra.push(value_expr(field, Bucket::Exact).alias(group_column(i)));
+        }
     }
     for (j, (field, _)) in spec.distinct.iter().enumerate() {
         extra.push(value_expr(field, Bucket::Exact).alias(distinct_column(j)));
@@ -158,12 +170,15 @@ pub fn evaluate(
     if foreign {
         extra.push(foreign_expr(&spec.foreign, trail).alias(W_FOREIGN));
     }
-    let mut frame = select(
-        rule,
-        std::slice::from_ref(&body.detection),
-        events.clone(),
-        extra,
-    );
+    let mut frame = match &spec.keys {
+        Some(keys) => keys.select(rule, events.clone(), extra),
+        None => select(
+            rule,
+            std::slice::from_ref(&body.detection),
+            events.clone(),
+            extra,
+        ),
+    };
     if foreign {
         frame = frame.filter(col(W_FOREIGN));
     }
@@ -182,7 +197,7 @@ pub fn evaluate(
         col(W_TIME).max().alias(W_END),
     ];
     let mut having: Vec<Expr> = Vec::new();
-    if let Some(cmp) = spec.events {
+    for cmp in spec.events.iter().chain(&spec.more_events) {
         having.push(cmp.expr(col(W_COUNT)));
     }
     for (j, (_, cmp)) in spec.distinct.iter().enumerate() {
@@ -213,6 +228,9 @@ pub fn evaluate(
         );
     }
     let flagged = concat(windows, UnionArgs::default())?.collect()?;
+    if flagged.height() == 0 {
+        return Ok((Vec::new(), matched));
+    }
     let flagged_keys = Events {
         times: vec![0; flagged.height()],
         frame: flagged.clone(),
@@ -255,7 +273,7 @@ pub fn evaluate(
                 observed.push(format!("{} distinct {}", n.len(), field.path));
             }
             let mut wanted = Vec::new();
-            if let Some(cmp) = spec.events {
+            for cmp in spec.events.iter().chain(&spec.more_events) {
                 wanted.push(format!("events {cmp}"));
             }
             for (field, cmp) in &spec.distinct {
