@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Ingest benchmark for kms-audit: the same CloudTrail files, measured against a gzip floor and DuckDB.
+"""Ingest and scan benchmark for kms-audit: the same CloudTrail files, measured against a gzip
+floor and DuckDB, and the rule pack measured against ingestion.
 
 Run from anywhere:  python3 bench/run.py [--events 2000000] [--seed 42] [--repeat 3] [--no-build]
 
@@ -8,8 +9,12 @@ peak RSS the maximum):
   a. floor       target/release/inflate-floor: libdeflate inflate of every log file, N threads
   b. ingest      kms-audit ingest TRAIL --lake <fresh lake>
   c. ingest-noop kms-audit ingest TRAIL --lake <same lake> (nothing new to ingest)
-  d. scan        kms-audit scan TRAIL --no-cache --format json > /dev/null
+  d. scan        kms-audit scan TRAIL --no-cache --format json --timings (ingest + summary +
+                 the bundled rule pack, in a temporary lake); its phases from `timings`
   e. duckdb      read_json over the same log files -> CREATE TABLE, then 5 audit queries
+  f. rules       kms-audit scan TRAIL --lake <the lake of b/c> --format json --timings: the
+                 files are all in the lake already, so the scan is the summary and the rule
+                 pack; `timings.rules_s` is the pack alone
 
 A failing step is reported as FAILED with the tail of its stderr; the others still run.
 Results: a markdown table on stdout, target/bench-results.md and target/bench-results.json.
@@ -288,19 +293,34 @@ def ensure_duckdb(version: str) -> str | None:
 
 
 def measure(name: str, label: str, cmd: list[str], repeat: int, *, env=None, stdout_to=None,
-            before=None) -> dict:
-    """Runs `cmd` `repeat` times (calling `before()` first each time); stops at the first failure."""
+            before=None, scan_json=False) -> dict:
+    """Runs `cmd` `repeat` times (calling `before()` first each time); stops at the first failure.
+
+    With `scan_json`, stdout is `kms-audit scan --format json --timings` output: the phases
+    of each run (`timings`) and the findings of the last one are kept.
+    """
     runs = []
+    timings = []
     for i in range(repeat):
         if before:
             before()
         r = run_measured(cmd, stdout_to=stdout_to, env=env)
-        log(f"  {name} #{i + 1}: rc={r['rc']} wall={r['wall']:.3f}s rss={r['rss_kib'] / 1024:.0f}MiB")
+        note = ""
+        if r["rc"] == 0 and scan_json:
+            try:
+                report = json.loads(r["stdout"])
+                timings.append(report["timings"])
+                note = " " + " ".join(f"{k}={v:.3f}" for k, v in report["timings"].items())
+                r["findings"] = findings_by_rule(report)
+            except (ValueError, KeyError, TypeError) as e:
+                r = dict(r, rc=1, stderr=f"cannot read the scan's JSON timings: {e}\n" + r["stderr"])
+            r["stdout"] = ""
+        log(f"  {name} #{i + 1}: rc={r['rc']} wall={r['wall']:.3f}s rss={r['rss_kib'] / 1024:.0f}MiB{note}")
         if r["rc"] != 0:
             return {"name": name, "label": label, "cmd": cmd, "status": "FAILED", "runs": runs,
                     "rc": r["rc"], "stderr_tail": tail(r["stderr"]) or "(no stderr)"}
         runs.append(r)
-    return {
+    result = {
         "name": name,
         "label": label,
         "cmd": cmd,
@@ -310,6 +330,22 @@ def measure(name: str, label: str, cmd: list[str], repeat: int, *, env=None, std
         "rss_mib": max(r["rss_kib"] for r in runs) / 1024,
         "last_stdout": tail(runs[-1]["stdout"], 3),
     }
+    if timings:
+        result["timings"] = timings
+        result["phase_s"] = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
+        result["findings"] = runs[-1].get("findings")
+    return result
+
+
+def findings_by_rule(report: dict) -> dict:
+    """Open and waived findings of a `scan --format json` report, per rule id, and the total."""
+    section = report.get("findings") or {}
+    counts: dict[str, int] = {}
+    for finding in list(section.get("findings") or []) + [w.get("finding", w) for w in section.get("waived") or []]:
+        rule = finding.get("rule_id", "?")
+        counts[rule] = counts.get(rule, 0) + 1
+    return {"total": sum(counts.values()), "by_rule": dict(sorted(counts.items())),
+            "events_evaluated": section.get("events_evaluated"), "rules": len(section.get("rules") or [])}
 
 
 def measure_duckdb(repeat: int, threads: int, have_duckdb: str | None) -> list[dict]:
@@ -345,6 +381,46 @@ def measure_duckdb(repeat: int, threads: int, have_duckdb: str | None) -> list[d
              wall_s=statistics.median(r["wall"] for r in runs), walls_s=[r["wall"] for r in runs],
              duckdb=inner[-1]),
     ]
+
+
+def phase_rows(step: dict, letter: str, phases: list[tuple[str, str]]) -> list[dict]:
+    """Rows for phases of a `scan --timings` step: the median of each phase over the repeats."""
+    rows = []
+    for key, words in phases:
+        name = f"{step['name']}:{key}"
+        label = f"{letter}. … {words} (`timings.{key}`)"
+        if step.get("status") != "ok" or key not in step.get("phase_s", {}):
+            rows.append({"name": name, "label": label, "status": "FAILED",
+                         "stderr_tail": step.get("stderr_tail", "no timings")})
+            continue
+        rows.append({"name": name, "label": label, "status": "ok", "phase": True,
+                     "wall_s": step["phase_s"][key], "walls_s": [t[key] for t in step["timings"]],
+                     "rss_mib": step["rss_mib"]})
+    return rows
+
+
+def ratios(results: list[dict]) -> dict:
+    """The ratios the issues set targets for, from the medians of this run."""
+    by = {r["name"]: r for r in results if r.get("status") == "ok"}
+
+    def wall(name):
+        return by[name]["wall_s"] if name in by else None
+
+    def div(a, b):
+        return a / b if a is not None and b else None
+
+    duck_total = wall("duckdb-process")
+    duck_work = (wall("duckdb-ingest") or 0) + (wall("duckdb-queries") or 0) if "duckdb-ingest" in by else None
+    scan_phases = by.get("scan", {}).get("phase_s", {})
+    return {
+        "rules_over_ingest": div(wall("rules-lake:rules_s"), wall("ingest")),
+        "rules_over_ingest_in_scan": div(scan_phases.get("rules_s"), scan_phases.get("ingest_s")),
+        "rules_process_over_ingest": div(wall("rules-lake"), wall("ingest")),
+        "scan_over_duckdb": div(wall("scan"), duck_total),
+        "scan_over_duckdb_work": div(wall("scan"), duck_work),
+        "ingest_over_duckdb_ingest": div(wall("ingest"), wall("duckdb-ingest")),
+        "noop_over_ingest": div(wall("ingest-noop"), wall("ingest")),
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -402,7 +478,7 @@ def render(results: list[dict], info: dict, trail: dict, args) -> str:
     duck_s = duck.get("wall_s") if duck.get("status") == "ok" else None
     floor_s = floor.get("wall_s") if floor.get("status") == "ok" else None
     lines = [
-        "# kms-audit ingest benchmark",
+        "# kms-audit ingest and scan benchmark",
         "",
         f"- machine: {info['nproc']} CPUs ({info['cpu_model']}), {info['mem_gib']} GiB RAM, "
         f"Linux {info['kernel']}; {info['rustc']}; {info['kms_audit'] or 'kms-audit (version unknown)'}"
@@ -425,13 +501,33 @@ def render(results: list[dict], info: dict, trail: dict, args) -> str:
             notes.append(f"**{r['label']}** FAILED (exit {r.get('rc', '?')}):\n\n```\n{r.get('stderr_tail', '')}\n```")
             continue
         w = r["wall_s"]
-        throughput = r["name"] not in ("duckdb-queries",)
+        # Rates of reading the trail: not for the query or rule-only rows.
+        throughput = r["name"] in ("floor", "ingest", "ingest-noop", "scan", "scan:ingest_s",
+                                   "duckdb-ingest", "duckdb-process")
         mbs = raw / 1e6 / w if (raw and throughput and w > 0) else None
         eps = events / w if (events and throughput and w > 0) else None
         lines.append(
             f"| {r['label']} | {w:.3f} | {fmt(duck_s and w / duck_s, '.2f')} | {fmt(floor_s and w / floor_s, '.2f')} "
             f"| {fmt(mbs, ',.0f')} | {fmt(eps, ',.0f')} | {r['rss_mib']:.0f} |"
         )
+    q = ratios(results)
+    lines += ["", "Ratios (medians of this run; targets from the ingestion and rules issues):", ""]
+    for key, words, target in [
+        ("rules_over_ingest", "rule pack over the built lake (f, `timings.rules_s`) ÷ fresh ingest (b)", "≤ 0.5"),
+        ("rules_over_ingest_in_scan", "rule pack ÷ ingest phase, inside one `scan --no-cache` (d)", "≤ 0.5"),
+        ("rules_process_over_ingest", "whole `scan --lake` process (f: start, manifest check, summary, rules) ÷ fresh ingest (b)", ""),
+        ("scan_over_duckdb", "`scan --no-cache` (d: ingest + summary + rules) ÷ DuckDB process total (e)", ""),
+        ("scan_over_duckdb_work", "`scan --no-cache` (d) ÷ DuckDB ingest + 5 queries (e, inner)", ""),
+        ("ingest_over_duckdb_ingest", "fresh ingest (b) ÷ DuckDB ingest (e)", "≤ 1.5"),
+        ("noop_over_ingest", "no-op rerun (c) ÷ fresh ingest (b)", "< 0.05"),
+    ]:
+        shown = fmt(q.get(key), ".2f") if key != "noop_over_ingest" else fmt(q.get(key), ".3f")
+        lines.append(f"- {words}: **{shown}**" + (f" (target {target})" if target else ""))
+    found = by.get("rules-lake", {}).get("findings") or by.get("scan", {}).get("findings")
+    if found:
+        per_rule = ", ".join(f"{k} {v}" for k, v in found["by_rule"].items()) or "none"
+        lines += ["", f"Rule pack: {found['rules']} rules over {found['events_evaluated']} events, "
+                      f"{found['total']} findings ({per_rule})"]
     proc = by.get("duckdb-process", {})
     if proc.get("status") == "ok" and proc.get("duckdb"):
         d = proc["duckdb"]
@@ -482,11 +578,20 @@ def main() -> None:
                            env=env, before=fresh_lake))
     log("c. kms-audit ingest (unchanged trail, lake in place)")
     results.append(measure("ingest-noop", "c. kms-audit ingest, no-op rerun", ingest_cmd, args.repeat, env=env))
+    log("f. kms-audit rules over the built lake (scan --lake, nothing new to ingest)")
+    rules = measure("rules-lake", "f. kms-audit scan --lake (summary + rule pack)", [
+        kms, "scan", str(TRAIL), "--lake", str(LAKE), "--format", "json", "--timings"],
+        args.repeat, env=env, scan_json=True)
     log("d. kms-audit scan --no-cache")
-    results.append(measure("scan", "d. kms-audit scan --no-cache --format json", [
-        kms, "scan", str(TRAIL), "--no-cache", "--format", "json"], args.repeat, env=env, stdout_to=os.devnull))
+    scan = measure("scan", "d. kms-audit scan --no-cache (ingest + summary + rule pack)", [
+        kms, "scan", str(TRAIL), "--no-cache", "--format", "json", "--timings"],
+        args.repeat, env=env, scan_json=True)
+    results.append(scan)
+    results.extend(phase_rows(scan, "d", [("ingest_s", "ingest phase"), ("rules_s", "rule pack phase")]))
     log("e. DuckDB")
     results.extend(measure_duckdb(args.repeat, args.threads, have_duckdb))
+    results.append(rules)
+    results.extend(phase_rows(rules, "f", [("rules_s", "rule pack alone")]))
     if not args.keep_lake:
         fresh_lake()
 
@@ -497,6 +602,7 @@ def main() -> None:
         "machine": info,
         "trail": trail,
         "parameters": {"events": args.events, "seed": args.seed, "repeat": args.repeat, "threads": args.threads},
+        "ratios": ratios(results),
         "steps": [{k: v for k, v in r.items() if k not in ("last_stdout",)} for r in results],
     }, indent=2, default=str) + "\n")
     log(f"wrote {RESULTS_MD.relative_to(ROOT)} and {RESULTS_JSON.relative_to(ROOT)}")

@@ -18,6 +18,7 @@ use kms_audit::rules::Severity;
   kms-audit scan logs/ --format sarif --fail-on high > kms.sarif   findings for CI
   kms-audit ingest logs/ --lake lake/            add new files to a durable Parquet lake
   kms-audit report --framework pci-dss-4.0.1 logs/   compliance report (reports/pci-dss-4.0.1/)
+  kms-audit pull --since 30d --lake lake/        KMS events from CloudTrail's LookupEvents API
   aws s3 cp s3://bucket/AWSLogs/ - --recursive | kms-audit scan -   (read standard input)
 
 Exit codes: 0 success; 1 `scan --fail-on` found an unwaived finding at or above the
@@ -100,6 +101,138 @@ above --fail-on; 2 usage or input error.")]
 
 Exit codes: 0 reports written; 2 usage or input error.")]
     Report(ReportArgs),
+    /// Read CloudTrail events with the LookupEvents API (CloudTrail's event history, or the
+    /// mini-KMS server's) into a lake.
+    ///
+    /// Uses the standard AWS configuration: credentials and Region from the environment
+    /// (AWS_ACCESS_KEY_ID, AWS_REGION, AWS_PROFILE…), ~/.aws/config and ~/.aws/credentials,
+    /// or an instance role. The events are written as a CloudTrail log file under
+    /// LAKE/pulled/ and ingested like any other: events already in the lake are not stored
+    /// again. Requests are paced to CloudTrail's two per second and retried with backoff
+    /// when throttled. Event history keeps 90 days of management events per Region.
+    #[command(after_help = "Examples:
+  kms-audit pull --since 30d --lake lake/                  KMS events of the last 30 days
+  kms-audit pull --since 2026-11-01 --until 2026-11-30 --region eu-west-1 --profile audit
+  kms-audit pull --since 1h --event-source all             every service's events
+  kms-audit pull --endpoint-url http://127.0.0.1:4599 --since 1h --lake lake/   the mini-KMS server
+  kms-audit scan lake/pulled --lake lake/                  then summarize and evaluate the rules
+
+Exit codes: 0 pulled (possibly nothing new); 2 usage error, or no Region or credentials, or
+CloudTrail unreachable or refusing.")]
+    Pull(PullArgs),
+    /// The bundled mini-KMS: a local AWS KMS that the AWS SDKs, the AWS CLI and boto3 use
+    /// unchanged through an endpoint override.
+    Kms(KmsArgs),
+}
+
+/// `kms-audit kms`.
+#[derive(Debug, Args)]
+pub struct KmsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KmsCommand,
+}
+
+/// `kms-audit kms` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KmsCommand {
+    /// Run the mini-KMS server: the AWS KMS JSON API on POST / (X-Amz-Target
+    /// TrentService.<Operation>) with SigV4 signatures checked against the configured access
+    /// keys, every call and every refused request recorded as a CloudTrail record, state and
+    /// records committed before a call is answered, the trail delivered to --trail-dir in the
+    /// S3 layout with digest files, and CloudTrail LookupEvents answered from the records.
+    ///
+    /// Without --config one access key is built in: `test` / `test`, an IAM user `admin` of
+    /// account 111122223333 whose identity policy allows kms:*. Key material is stored
+    /// encrypted under a root key kept outside the data directory: --root-key-file (or
+    /// store.root_key_file in the configuration) or $KMS_AUDIT_ROOT_KEY (64 hex digits or the
+    /// base64 of 32 bytes). See docs/kms-server.md for the configuration file (credentials,
+    /// identity policies, seeded keys, aliases and grants, trail and store settings).
+    #[command(after_help = "Examples:
+  head -c 32 /dev/urandom > ~/.kms-root.key && chmod 600 ~/.kms-root.key
+  kms-audit kms serve --root-key-file ~/.kms-root.key
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \\
+    aws kms create-key --endpoint-url http://127.0.0.1:4599
+  kms-audit kms serve --config kms.yml --data-dir /var/lib/kms --trail-dir /var/log/kms-trail
+  kms-audit kms serve --config kms.yml --listen 127.0.0.1:0    any free port (printed on stderr)
+  kms-audit scan kms-trail/                                    audit what the server recorded
+
+The server prints `listening on http://ADDRESS` on stderr once it accepts connections, and
+stops on Ctrl-C or SIGTERM after delivering the records it holds to the trail directory.
+
+Exit codes: 0 stopped cleanly; 2 configuration, store or address error.")]
+    Serve(ServeArgs),
+}
+
+/// `kms-audit kms serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration file (YAML) [default: the built-in `test`/`test` access key].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where keys, aliases, grants and records are stored [default: store.data_dir of the
+    /// configuration, else ./kms-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where the CloudTrail trail is delivered (AWSLogs/<account>/CloudTrail/<region>/…)
+    /// [default: trail.dir of the configuration, else ./kms-trail].
+    #[arg(long, value_name = "DIR")]
+    pub trail_dir: Option<PathBuf>,
+    /// The address to listen on; port 0 picks a free one [default: listen of the
+    /// configuration, else 127.0.0.1:4599 (loopback only)].
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The file holding the store's root key: 32 bytes, 64 hex digits or base64; it must
+    /// not lie inside the data directory [default: store.root_key_file of the
+    /// configuration, else $KMS_AUDIT_ROOT_KEY].
+    #[arg(long, value_name = "FILE")]
+    pub root_key_file: Option<PathBuf>,
+}
+
+/// `kms-audit pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The CloudTrail endpoint, e.g. the mini-KMS server's http://127.0.0.1:PORT [default:
+    /// AWS's, or $AWS_ENDPOINT_URL].
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// The AWS Region [default: $AWS_REGION, else the profile's].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// The profile of ~/.aws/config and ~/.aws/credentials [default: $AWS_PROFILE, else
+    /// `default`].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Pull events at or after this time: RFC 3339, YYYY-MM-DD, or a span before now (30m,
+    /// 12h, 30d, 2w).
+    #[arg(long, value_name = "TIME", value_parser = parse_pull_since)]
+    pub since: kms_audit::pull::TimeArg,
+    /// Pull events at or before this time: RFC 3339, YYYY-MM-DD (its end), or a span before
+    /// now [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_pull_until)]
+    pub until: Option<kms_audit::pull::TimeArg>,
+    /// The lake directory (created if missing) [default: `pull` under $KMS_AUDIT_CACHE_DIR
+    /// or ~/.cache/kms-audit].
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+    /// The eventSource to pull, or `all` for every source.
+    #[arg(long, value_name = "SOURCE", default_value = kms_audit::pull::KMS_EVENT_SOURCE)]
+    pub event_source: String,
+    /// Attempts per request, retries of throttled and failed requests included.
+    #[arg(long, value_name = "N", default_value_t = kms_audit::pull::DEFAULT_MAX_ATTEMPTS,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+fn parse_pull_since(text: &str) -> Result<kms_audit::pull::TimeArg, String> {
+    kms_audit::pull::TimeArg::parse(text, false)
+}
+
+fn parse_pull_until(text: &str) -> Result<kms_audit::pull::TimeArg, String> {
+    kms_audit::pull::TimeArg::parse(text, true)
 }
 
 /// `kms-audit report`.

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use kms_audit::ingest::lake::Lake;
 use kms_audit::ingest::{ingest, IngestOptions};
 use kms_audit::report::{
@@ -32,6 +32,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(command) => run_rules(&command),
         Command::Frameworks(command) => run_frameworks(&command),
         Command::Report(args) => run_report(&args),
+        Command::Pull(args) => run_pull(&args),
+        Command::Kms(args) => run_kms(args),
     }
 }
 
@@ -176,6 +178,42 @@ fn run_ingest(args: &IngestArgs) -> Result<ExitCode> {
         OutputFormat::Table => {
             ingest_table::render(&report, &args.lake.display().to_string(), &mut out)?
         }
+        OutputFormat::Json => write_json(&report, &mut out)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kms-audit pull`: LookupEvents into a lake, progress on stderr, the summary on stdout.
+fn run_pull(args: &crate::cli::PullArgs) -> Result<ExitCode> {
+    use kms_audit::pull::{pull, render_table, Pacing, PullOptions, ALL_SOURCES};
+
+    let now = chrono::Utc::now();
+    let lake = args
+        .lake
+        .clone()
+        .unwrap_or_else(|| default_cache_dir().join("pull"));
+    let options = PullOptions {
+        endpoint_url: args.endpoint_url.clone(),
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        start: args.since.resolve(now),
+        end: args.until.map_or(now, |until| until.resolve(now)),
+        event_source: (args.event_source != ALL_SOURCES).then(|| args.event_source.clone()),
+        lake,
+        max_attempts: args.max_attempts,
+        pacing: Pacing::default(),
+        ingest: IngestOptions::default(),
+    };
+    let progress = crate::progress::PullProgress::new();
+    let terminal = Terminal::new(false, 50);
+    let result = pull(&options, &progress, &terminal);
+    progress.finish();
+    terminal.finish();
+    let report = result?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        OutputFormat::Table => render_table(&report, &mut out)?,
         OutputFormat::Json => write_json(&report, &mut out)?,
     }
     out.flush()?;
@@ -570,4 +608,26 @@ fn run_report(args: &crate::cli::ReportArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_kms(args: crate::cli::KmsArgs) -> Result<ExitCode> {
+    use kms_audit::kms::server::{serve, ServeOptions};
+
+    match args.command {
+        crate::cli::KmsCommand::Serve(serve_args) => {
+            let options = ServeOptions {
+                config: serve_args.config,
+                data_dir: serve_args.data_dir,
+                trail_dir: serve_args.trail_dir,
+                listen: serve_args.listen,
+                root_key_file: serve_args.root_key_file,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(serve(options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

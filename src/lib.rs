@@ -10,6 +10,7 @@ pub mod error;
 pub mod frameworks;
 pub mod ingest;
 pub mod kms;
+pub mod pull;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -13,6 +13,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    disable_transparent_huge_pages();
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
@@ -21,6 +22,33 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Opts the process out of transparent huge pages (as `MIMALLOC_ALLOW_THP=0` would). Where
+/// the system enables them for every mapping, each fresh 2 MiB of the allocator's arenas is
+/// zeroed whole on first touch; `scan` allocates and frees gigabytes of short-lived column
+/// buffers, and spent about as long in those faults as in the rules themselves
+/// (`bench/README.md`). Ordinary 4 KiB pages are zeroed only where written.
+fn disable_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::{c_int, c_ulong};
+        extern "C" {
+            fn prctl(option: c_int, ...) -> c_int;
+        }
+        const PR_SET_THP_DISABLE: c_int = 41;
+        // SAFETY: PR_SET_THP_DISABLE reads four integer arguments and touches no memory of
+        // ours; a kernel without it returns an error, which changes nothing.
+        unsafe {
+            prctl(
+                PR_SET_THP_DISABLE,
+                1 as c_ulong,
+                0 as c_ulong,
+                0 as c_ulong,
+                0 as c_ulong,
+            );
         }
     }
 }

@@ -96,3 +96,47 @@ pub fn days_bar(days: u64) -> ProgressBar {
     bar.set_style(style);
     bar
 }
+
+/// A spinner counting `pull`'s requests and events on stderr (hidden when stderr is not a
+/// terminal), with a line when CloudTrail throttles.
+pub struct PullProgress {
+    bar: ProgressBar,
+}
+
+impl PullProgress {
+    /// A spinner, drawn only on a terminal.
+    pub fn new() -> Self {
+        let bar = if std::io::stderr().is_terminal() {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        let style = ProgressStyle::with_template("{spinner} pulling: {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_message("asking LookupEvents");
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Self { bar }
+    }
+
+    /// Clears the spinner.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl kms_audit::pull::PullObserver for PullProgress {
+    fn page(&self, requests: u64, events: u64) {
+        self.bar
+            .set_message(format!("{events} events in {requests} requests"));
+    }
+
+    fn throttled(&self, wait: std::time::Duration) {
+        self.bar.suspend(|| {
+            eprintln!(
+                "note: CloudTrail is throttling LookupEvents; waiting {:.1} s",
+                wait.as_secs_f64()
+            );
+        });
+    }
+}

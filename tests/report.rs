@@ -374,6 +374,42 @@ fn a_gap_in_the_logs_makes_evidence_insufficient_unless_waived() {
 }
 
 #[test]
+fn baseline_rules_with_too_little_history_are_not_counted_as_evaluated() {
+    let logs = tempfile::tempdir().expect("tempdir");
+    let trail = logs.path().join("short.json");
+    std::fs::write(&trail, hourly_trail(3, 0..0)).expect("write");
+    let trail = trail.display().to_string();
+    let out = tempfile::tempdir().expect("tempdir");
+    let shown = out.path().display().to_string();
+    ok(
+        "2026-01-04",
+        &["--framework", "pci-dss-4.0.1", "--out", &shown, &trail],
+    );
+    let report = read_json(&out.path().join("pci-dss-4.0.1/2026-01-04.json"));
+    let rules = requirement(&report, "10.4.1")["rules"]
+        .as_array()
+        .expect("rules")
+        .clone();
+    let rule = |id: &str| {
+        rules
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in 10.4.1: {rules:#?}"))
+            .clone()
+    };
+    // Three days of logs: a baseline learning for a week cannot have fired.
+    let spike = rule("KMS.UU.1");
+    assert_eq!(spike["evaluated"], false, "{spike:#?}");
+    let why = spike["not_evaluated_reason"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("a baseline needs ") && why.contains("the logs span 3 days"),
+        "{why}"
+    );
+    // A match rule over the same events did evaluate.
+    assert_eq!(rule("KMS.LP.1")["evaluated"], true);
+}
+
+#[test]
 fn no_events_in_the_window_is_insufficient_evidence() {
     let out = tempfile::tempdir().expect("tempdir");
     let report = fixture_report(out.path(), DATE, &[TRAIL, "--since", "2024-06-01"]);

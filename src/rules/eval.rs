@@ -86,13 +86,26 @@ pub fn evaluate(
     events: LazyFrame,
     options: &EvalOptions,
 ) -> Result<MatchOutcome, EvalError> {
-    // One read of the lake for the window and match rules that say what they read.
-    let mut shared = SharedRead::new(rules, &events, &MATCH_COLUMNS)?;
-    let mut windowed = crate::rules::window::evaluate(rules, &events, shared.as_ref(), options)?;
-    if let Some(shared) = shared.as_mut() {
-        shared.release_window();
-    }
-    let mut state = crate::rules::state::evaluate(rules, &events, options)?;
+    // The state rules' views read the lake on a thread of their own, beside the window and
+    // match rules, which share one read of it.
+    let (windowed, state) = std::thread::scope(|scope| {
+        let state = scope.spawn(|| crate::rules::state::evaluate(rules, &events, options));
+        let windowed = (|| -> Result<_, EvalError> {
+            let mut shared = SharedRead::new(rules, &events, &MATCH_COLUMNS)?;
+            let windowed =
+                crate::rules::window::evaluate(rules, &events, shared.as_ref(), options)?;
+            if let Some(shared) = shared.as_mut() {
+                shared.release_window();
+            }
+            Ok((windowed, shared))
+        })();
+        let state = state
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (windowed, state)
+    });
+    let (mut windowed, shared) = windowed?;
+    let mut state = state?;
     windowed.findings.append(&mut state.findings);
     windowed.matched.append(&mut state.matched);
     let rules: Vec<&Rule> = rules

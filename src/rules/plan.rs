@@ -176,13 +176,25 @@ impl MatchPlan {
 
     /// `events` with one boolean column per rule ([`rule_column`]), keeping only the rows
     /// where some rule holds, and only the columns `keep` and the rule columns.
+    ///
+    /// A column test whose result `events` already holds ([`test_column`], as a
+    /// [`Reads::read`] frame does) is taken from it.
     pub fn apply(&self, events: LazyFrame, keep: Vec<Expr>) -> LazyFrame {
+        let mut events = events;
+        let known = events.collect_schema().ok();
         let cheap: Vec<Expr> = self
             .leaves
             .iter()
             .enumerate()
             .filter(|(_, l)| !l.parses_json)
-            .map(|(i, l)| leaf_expr(&l.leaf, None).alias(leaf_column(i)))
+            .map(|(i, l)| {
+                let done = test_column(&l.leaf);
+                match &known {
+                    Some(schema) if schema.contains(done.as_str()) => col(done),
+                    _ => leaf_expr(&l.leaf, None),
+                }
+                .alias(leaf_column(i))
+            })
             .collect();
         let mut frame = events;
         if !cheap.is_empty() {
@@ -316,13 +328,20 @@ pub struct Reads {
     /// JSON columns and the rows (one condition per reader; any of them) where they are read,
     /// over the [`Reads::read`] working columns of the column tests.
     json: std::collections::BTreeMap<&'static str, Vec<Expr>>,
-    /// The column tests the conditions use, each once.
+    /// The column tests of the readers' detections (none parsing JSON), each once.
     leaves: Vec<Arc<Leaf>>,
     by_key: HashMap<String, usize>,
+    /// The rows the readers may read (one condition per reader; any of them), over the
+    /// [`Reads::read`] working columns of the column tests.
+    rows: Vec<Expr>,
+    /// Whether some reader may read any row (its detections' column tests bound nothing).
+    every_row: bool,
 }
 
-fn read_leaf_column(index: usize) -> String {
-    format!("{WORK_PREFIX}read_{index}")
+/// The name of the column holding the result of column test `leaf` in a [`Reads::read`]
+/// frame (the test's canonical key: equal keys test the same thing).
+pub fn test_column(leaf: &Leaf) -> String {
+    format!("{WORK_PREFIX}test:{}", leaf.key)
 }
 
 impl Reads {
@@ -339,6 +358,9 @@ impl Reads {
         let mut leaves = Vec::new();
         for tree in &trees {
             tree_leaves(tree, &mut leaves);
+        }
+        for leaf in &leaves {
+            self.test(leaf);
         }
         let sources = leaves
             .iter()
@@ -357,28 +379,27 @@ impl Reads {
                 FieldSource::Absent(_) => {}
             }
         }
+        let bound = Value::or(trees.iter().map(|t| self.bound(t).0).collect());
+        match &bound {
+            Value::Const(true) => self.every_row = true,
+            Value::Const(false) => {}
+            Value::Expr(rows) => self.rows.push(rows.clone()),
+        }
         if json.is_empty() {
             return;
         }
-        let bound = Value::or(trees.iter().map(|t| self.bound(t).0).collect()).into_expr();
+        let bound = bound.into_expr();
         for column in json {
             self.json.entry(column).or_default().push(bound.clone());
         }
     }
 
-    /// The names of the columns [`Reads::read`] gives.
-    pub fn names(&self) -> std::collections::BTreeSet<&'static str> {
-        self.columns
-            .iter()
-            .chain(self.json.keys())
-            .copied()
-            .collect()
-    }
-
-    /// `events` narrowed to what the readers read: the plain columns, and each JSON column
-    /// (not also read plain) on its rows, null elsewhere.
+    /// `events` narrowed to what the readers read: the plain columns, each JSON column (not
+    /// also read plain) on its rows, null elsewhere, and the result of every column test of
+    /// the readers' detections ([`test_column`]), which [`MatchPlan::apply`] then takes.
     pub fn read(&self, events: LazyFrame) -> LazyFrame {
         let mut exprs: Vec<Expr> = self.columns.iter().map(|c| col(*c)).collect();
+        exprs.extend(self.leaves.iter().map(|leaf| col(test_column(leaf))));
         for (column, readers) in &self.json {
             if self.columns.contains(column) {
                 continue;
@@ -398,13 +419,49 @@ impl Reads {
         let tests: Vec<Expr> = self
             .leaves
             .iter()
-            .enumerate()
-            .map(|(i, leaf)| leaf_expr(leaf, None).alias(read_leaf_column(i)))
+            .map(|leaf| leaf_expr(leaf, None).alias(test_column(leaf)))
             .collect();
         if tests.is_empty() {
             events.select(exprs)
         } else {
             events.with_columns(tests).select(exprs)
+        }
+    }
+
+    /// The rows some reader may read, over the [`Reads::read`] frame (its test columns);
+    /// `None` when a reader may read any row. Every other row can be left out of the read.
+    pub fn rows(&self) -> Option<Expr> {
+        if self.every_row {
+            return None;
+        }
+        Some(
+            self.rows
+                .iter()
+                .cloned()
+                .reduce(Expr::or)
+                .unwrap_or(lit(false)),
+        )
+    }
+
+    /// The raw JSON columns read on some rows only ([`Reads::read`]: null elsewhere).
+    pub fn partial_json_columns(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.json
+            .keys()
+            .copied()
+            .filter(|column| !self.columns.contains(column))
+    }
+
+    /// Registers column test `leaf` (one that parses no JSON) to be computed by
+    /// [`Reads::read`].
+    fn test(&mut self, leaf: &Arc<Leaf>) {
+        let json = leaf.field.source.parses_json()
+            || leaf
+                .reference
+                .as_ref()
+                .is_some_and(|r| r.source.parses_json());
+        if !json && !self.by_key.contains_key(&leaf.key) {
+            self.by_key.insert(leaf.key.clone(), self.leaves.len());
+            self.leaves.push(Arc::clone(leaf));
         }
     }
 
@@ -421,12 +478,8 @@ impl Reads {
                 if json {
                     return (Value::Const(true), Value::Const(false));
                 }
-                let next = self.leaves.len();
-                let index = *self.by_key.entry(leaf.key.clone()).or_insert(next);
-                if index == next {
-                    self.leaves.push(Arc::clone(leaf));
-                }
-                let v = Value::Expr(col(read_leaf_column(index)));
+                self.test(leaf);
+                let v = Value::Expr(col(test_column(leaf)));
                 (v.clone(), v)
             }
             Tree::Not(inner) => {
@@ -664,14 +717,14 @@ fn evaluate_leaf(
     Ok(BooleanChunked::from_iter_values(name, out.into_iter()).into_column())
 }
 
-/// Distinct values (or pairs of values) whose result one chunk remembers.
-const MEMO_LIMIT: usize = 1 << 16;
+/// Slots of the cache of [`evaluate_text_leaf`] (a power of two).
+const MEMO_SLOTS: usize = 1 << 12;
 
 /// [`evaluate_leaf`] of a leaf over a plain text column (and a plain text reference column):
-/// the test runs once per distinct value of each chunk. A text column is a string view
+/// the test runs about once per distinct value of each chunk. A text column is a string view
 /// array: a string of at most 12 bytes is its view, a longer one is a place in the chunk's
 /// buffers, so equal views hold equal texts (and columns read from Parquet dictionaries
-/// repeat their views).
+/// repeat their views). Results are remembered by view in a small direct-mapped cache.
 fn evaluate_text_leaf(
     leaf: &Leaf,
     field: &Column,
@@ -679,19 +732,17 @@ fn evaluate_text_leaf(
 ) -> PolarsResult<Column> {
     let name = field.name().clone();
     let field = field.str()?;
-    let reference = match reference {
+    match reference {
         Some(column) => {
             let column = column.str()?;
             if column.chunk_lengths().ne(field.chunk_lengths()) {
-                let aligned = column.rechunk();
-                let field = field.rechunk();
-                return evaluate_text_leaf_aligned(leaf, name, &field, Some(&aligned));
+                let (field, column) = (field.rechunk(), column.rechunk());
+                return evaluate_text_leaf_aligned(leaf, name, &field, Some(&column));
             }
-            Some(column.clone())
+            evaluate_text_leaf_aligned(leaf, name, field, Some(column))
         }
-        None => None,
-    };
-    evaluate_text_leaf_aligned(leaf, name, field, reference.as_ref())
+        None => evaluate_text_leaf_aligned(leaf, name, field, None),
+    }
 }
 
 fn evaluate_text_leaf_aligned(
@@ -700,35 +751,40 @@ fn evaluate_text_leaf_aligned(
     field: &StringChunked,
     reference: Option<&StringChunked>,
 ) -> PolarsResult<Column> {
-    use crate::rules::views::events::FxMap;
-
+    // A view of a null: no valid view has length u32::MAX.
+    const NULL_VIEW: u128 = u32::MAX as u128;
+    let slot = |a: u128, b: u128| -> usize {
+        let mixed = (a ^ a >> 64 ^ b.rotate_left(17) ^ b >> 64) as u64;
+        (mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MEMO_SLOTS.trailing_zeros())) as usize
+    };
     let mut out: Vec<bool> = Vec::with_capacity(field.len());
     let mut references = reference.map(|r| r.downcast_iter());
     for chunk in field.downcast_iter() {
         let other = references.as_mut().and_then(Iterator::next);
-        let mut memo: FxMap<(u128, u128), bool> = FxMap::default();
+        // Per chunk (views point into the chunk's buffers): (field view, reference view) →
+        // result.
+        let mut memo: Vec<Option<(u128, u128, bool)>> = vec![None; MEMO_SLOTS];
         let views = chunk.views();
         let other_views = other.map(|o| o.views());
         for row in 0..chunk.len() {
             let value = chunk.get(row);
             let other_value = other.and_then(|o| o.get(row));
-            let key = (
-                value.map_or(u128::MAX, |_| views[row].as_u128()),
-                match (other_value, other_views) {
-                    (Some(_), Some(v)) => v[row].as_u128(),
-                    _ => u128::MAX,
-                },
-            );
-            if let Some(hit) = memo.get(&key) {
-                out.push(*hit);
-                continue;
+            let a = value.map_or(NULL_VIEW, |_| views[row].as_u128());
+            let b = match (other_value, other_views) {
+                (Some(_), Some(v)) => v[row].as_u128(),
+                _ => NULL_VIEW,
+            };
+            let at = slot(a, b);
+            if let Some((x, y, hit)) = memo[at] {
+                if x == a && y == b {
+                    out.push(hit);
+                    continue;
+                }
             }
             let values: Vec<Cow<'_, str>> = value.map(Cow::Borrowed).into_iter().collect();
             let others: Vec<Cow<'_, str>> = other_value.map(Cow::Borrowed).into_iter().collect();
             let hit = leaf.matches(&values, &others);
-            if memo.len() < MEMO_LIMIT {
-                memo.insert(key, hit);
-            }
+            memo[at] = Some((a, b, hit));
             out.push(hit);
         }
     }

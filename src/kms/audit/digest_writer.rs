@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::file_writer::Job;
@@ -54,7 +54,7 @@ impl DigestConfig {
 }
 
 /// A log file handed to the writer, as its digest lists it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Delivered {
     /// Its key under the bucket root.
     pub key: String,
@@ -68,7 +68,7 @@ pub(crate) struct Delivered {
 }
 
 /// One account and Region's chain.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct Chain {
     /// Files delivered and not yet listed.
     pending: Vec<Delivered>,
@@ -76,6 +76,21 @@ struct Chain {
     until: Option<DateTime<Utc>>,
     /// The last digest written: key and SHA-256 of its bytes.
     previous: Option<(String, String)>,
+}
+
+/// Where a sink's digest chains stand, saved between runs of a trail that delivers over
+/// time (the mini-KMS server), so that a restart continues each chain (see
+/// [`super::FileSink::digest_state`]). Serialized with serde; its members are private.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DigestChainState {
+    chains: Vec<SavedChain>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SavedChain {
+    account: String,
+    region: String,
+    chain: Chain,
 }
 
 /// The digest chains of a sink.
@@ -164,6 +179,33 @@ impl Chains {
             config,
             chains: BTreeMap::new(),
         })
+    }
+
+    /// Where the chains stand.
+    pub fn save(&self) -> DigestChainState {
+        DigestChainState {
+            chains: self
+                .chains
+                .iter()
+                .map(|((account, region), chain)| SavedChain {
+                    account: account.clone(),
+                    region: region.clone(),
+                    chain: chain.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Continues saved chains.
+    pub fn resume(&mut self, saved: DigestChainState) {
+        for SavedChain {
+            account,
+            region,
+            chain,
+        } in saved.chains
+        {
+            self.chains.insert((account, region), chain);
+        }
     }
 
     /// The end of the last digest of `slot`: a file must be delivered after it.

@@ -26,7 +26,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use super::digest_writer::{sha256_hex, Chains, Delivered, DigestConfig};
+use super::digest_writer::{sha256_hex, Chains, Delivered, DigestChainState, DigestConfig};
 use super::emit::record_bytes;
 use super::file_writer::{FileWriter, Job};
 use super::{AuditEvent, AuditSink, SinkError};
@@ -221,18 +221,53 @@ impl FileSink {
     }
 }
 
-impl AuditSink for FileSink {
-    fn record(&self, event: &AuditEvent) -> Result<(), SinkError> {
-        // A trail file that could not be written stops the trail until a flush writes it.
+impl FileSink {
+    /// Records one CloudTrail record already encoded as JSON (as [`record_bytes`] writes it),
+    /// delivered to `account` for `region` at event time `time`: what [`AuditSink::record`]
+    /// does after encoding. The server's store keeps records as JSON and delivers them with
+    /// this.
+    pub fn record_json(
+        &self,
+        account: &str,
+        region: &str,
+        time: DateTime<Utc>,
+        bytes: &[u8],
+    ) -> Result<(), SinkError> {
         if let Some(err) = self.writer.failure()? {
             return Err(err);
         }
-        let bytes = record_bytes(event)?;
-        let mut delivery = self.window_end(event.event_time)?;
-        let slot = (event.recipient_account_id.clone(), event.region.clone());
+        self.add(account, region, time, bytes)
+    }
+
+    /// The state of the digest chains (`None` without digests), to save once a flush has
+    /// written every file, so that a trail restarted over the same directory continues its
+    /// chains ([`FileSink::resume_digests`]) instead of starting new ones.
+    pub fn digest_state(&self) -> Result<Option<DigestChainState>, SinkError> {
+        Ok(self.lock()?.chains.as_ref().map(Chains::save))
+    }
+
+    /// Continues the digest chains saved by [`FileSink::digest_state`]: the next digest of
+    /// each account and Region names the saved last one, and files delivered but not yet
+    /// listed are listed in it. Call before the first record.
+    pub fn resume_digests(&self, saved: DigestChainState) -> Result<(), SinkError> {
+        if let Some(chains) = self.lock()?.chains.as_mut() {
+            chains.resume(saved);
+        }
+        Ok(())
+    }
+
+    fn add(
+        &self,
+        account: &str,
+        region: &str,
+        time: DateTime<Utc>,
+        bytes: &[u8],
+    ) -> Result<(), SinkError> {
+        let mut delivery = self.window_end(time)?;
+        let slot = (account.to_owned(), region.to_owned());
         let mut state = self.lock()?;
         let state = &mut *state;
-        state.watermark = state.watermark.max(Some(event.event_time));
+        state.watermark = state.watermark.max(Some(time));
         // A file must be delivered after the last digest of its account and Region.
         if let Some(until) = state.chains.as_ref().and_then(|c| c.digested_until(&slot)) {
             if delivery <= until {
@@ -243,7 +278,7 @@ impl AuditSink for FileSink {
         // later file. An earlier record joins the open file (a file may hold any record
         // written before its delivery time).
         let roll = state.open.get(&slot).is_some_and(|file| {
-            event.event_time >= file.delivery
+            time >= file.delivery
                 || (file.records > 0
                     && file.body.len() + 1 + bytes.len() + TAIL.len() > self.config.max_file_bytes)
         });
@@ -254,17 +289,33 @@ impl AuditSink for FileSink {
             delivery,
             body: HEAD.to_vec(),
             records: 0,
-            oldest: event.event_time,
-            newest: event.event_time,
+            oldest: time,
+            newest: time,
         });
-        file.oldest = file.oldest.min(event.event_time);
-        file.newest = file.newest.max(event.event_time);
+        file.oldest = file.oldest.min(time);
+        file.newest = file.newest.max(time);
         if file.records > 0 {
             file.body.push(b',');
         }
-        file.body.extend_from_slice(&bytes);
+        file.body.extend_from_slice(bytes);
         file.records += 1;
         Ok(())
+    }
+}
+
+impl AuditSink for FileSink {
+    fn record(&self, event: &AuditEvent) -> Result<(), SinkError> {
+        // A trail file that could not be written stops the trail until a flush writes it.
+        if let Some(err) = self.writer.failure()? {
+            return Err(err);
+        }
+        let bytes = record_bytes(event)?;
+        self.add(
+            &event.recipient_account_id,
+            &event.region,
+            event.event_time,
+            &bytes,
+        )
     }
 
     fn flush(&self) -> Result<(), SinkError> {

@@ -29,7 +29,7 @@ pub mod rules;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-pub use digest_writer::DigestConfig;
+pub use digest_writer::{DigestChainState, DigestConfig};
 pub use emit::{record_bytes, write_record};
 pub use event::{
     event_time_text, new_event_id, AuditEvent, EventType, Resource, TlsDetails,

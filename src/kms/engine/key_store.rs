@@ -154,7 +154,7 @@ impl CustomKeyStore {
 
 /// Where a key in a CloudHSM key store lives: the store, its cluster, and the handle of its
 /// backing key in the cluster (the backing key id is the key material id).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HsmBacking {
     /// `CustomKeyStoreId`.
     pub custom_key_store_id: String,

@@ -81,6 +81,7 @@ impl Engine {
                 for record in &records {
                     self.record_service(record)?;
                 }
+                self.persist(&changes)?;
                 inner.state.apply(changes);
                 done += 1;
             }

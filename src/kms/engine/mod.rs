@@ -2,7 +2,9 @@
 //! policy, identity policies and grants, and recorded in CloudTrail before its changes take
 //! effect — one event, or one copy per account for a call on another account's key, plus
 //! the records KMS writes in other Regions (ReplicateKey, UpdatePrimaryRegion). The HTTP
-//! server and the simulator are thin layers over it.
+//! server and the simulator are thin layers over it. The server's engine also hands every
+//! change to a [`Journal`] (its durable store) before applying it; the simulator's keeps
+//! state in memory only.
 
 pub mod clock;
 pub mod error;
@@ -22,7 +24,7 @@ use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
 
 use crate::kms::audit::rules::is_cryptographic;
-use crate::kms::audit::{AuditSink, CallerIdentity};
+use crate::kms::audit::{AuditSink, CallerIdentity, SinkError};
 use crate::kms::engine::clock::Clock;
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ids::{alias_arn, key_arn, KeyRef};
@@ -195,12 +197,23 @@ pub fn resolve(
     }
 }
 
+/// Makes state changes durable before the engine applies them (the server's store).
+pub trait Journal: Send + Sync {
+    /// Called with the engine lock held, after the call's records were accepted by the
+    /// sink and before `changes` are applied. An error fails the call
+    /// (KMSInternalException) and nothing is applied.
+    fn persist(&self, changes: &[Change]) -> Result<(), SinkError>;
+}
+
 /// The engine.
 pub struct Engine {
     clock: Arc<dyn Clock>,
     sink: Arc<dyn AuditSink>,
     config: EngineConfig,
     identity_policies: BTreeMap<String, Vec<PolicyDocument>>,
+    /// Where changes go before they are applied; `None` keeps state in memory only (the
+    /// simulator and tests).
+    journal: Option<Arc<dyn Journal>>,
     inner: Mutex<Inner>,
 }
 
@@ -297,11 +310,52 @@ pub trait Operation {
 }
 
 impl Engine {
-    /// An engine over `clock`, recording to `sink`.
+    /// An engine over `clock`, recording to `sink`, with state in memory only.
     pub fn new(
         clock: Arc<dyn Clock>,
         sink: Arc<dyn AuditSink>,
         config: EngineConfig,
+    ) -> Result<Self, KmsError> {
+        let rng = match config.seed {
+            Some(seed) => ChaCha20Rng::seed_from_u64(seed),
+            None => ChaCha20Rng::from_rng(&mut rand::rng()),
+        };
+        Self::build(clock, sink, config, State::default(), rng, None)
+    }
+
+    /// An engine over restored `state` whose changes go to `journal` (as well as the sink).
+    ///
+    /// The configuration's custom key stores replace any in `state` (they are configuration,
+    /// not state). The configured seed is used only when `state` has no keys, aliases,
+    /// grants or import parameters: a seeded engine restarted over its own state would
+    /// otherwise draw the same key ids, request ids and material it already handed out.
+    pub fn restore(
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn AuditSink>,
+        config: EngineConfig,
+        state: State,
+        journal: Arc<dyn Journal>,
+    ) -> Result<Self, KmsError> {
+        let fresh = state.keys.is_empty()
+            && state.aliases.is_empty()
+            && state.grants.is_empty()
+            && state.imports.is_empty();
+        let rng = match config.seed {
+            Some(seed) if fresh => ChaCha20Rng::seed_from_u64(seed),
+            _ => ChaCha20Rng::from_rng(&mut rand::rng()),
+        };
+        let mut state = state;
+        state.custom_key_stores.clear();
+        Self::build(clock, sink, config, state, rng, Some(journal))
+    }
+
+    fn build(
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn AuditSink>,
+        config: EngineConfig,
+        mut state: State,
+        rng: ChaCha20Rng,
+        journal: Option<Arc<dyn Journal>>,
     ) -> Result<Self, KmsError> {
         let mut identity_policies = BTreeMap::new();
         for (principal, policies) in &config.identity_policies {
@@ -318,11 +372,6 @@ impl Engine {
                 .collect::<Result<Vec<_>, _>>()?;
             identity_policies.insert(principal.clone(), parsed);
         }
-        let rng = match config.seed {
-            Some(seed) => ChaCha20Rng::seed_from_u64(seed),
-            None => ChaCha20Rng::from_rng(&mut rand::rng()),
-        };
-        let mut state = State::default();
         for store in &config.custom_key_stores {
             store.validate()?;
             let name_taken = state.custom_key_stores.values().any(|other| {
@@ -351,7 +400,37 @@ impl Engine {
             sink,
             config,
             identity_policies,
+            journal,
             inner: Mutex::new(Inner { state, rng }),
+        })
+    }
+
+    /// Installs `changes` (keys, aliases, grants a configuration seeds) without a call and
+    /// without a record, through the journal. Used once at server start.
+    pub fn install(&self, changes: Vec<Change>) -> Result<(), KmsError> {
+        let mut inner = self.lock()?;
+        self.persist(&changes)?;
+        inner.state.apply(changes);
+        Ok(())
+    }
+
+    /// Hands `changes` to the journal, if there is one: they are applied only if it accepts
+    /// them. Records-only changes (service events, related calls) need no journal.
+    pub(crate) fn persist(&self, changes: &[Change]) -> Result<(), KmsError> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        let writes = changes
+            .iter()
+            .any(|c| !matches!(c, Change::ServiceEvent(_) | Change::RelatedCall(_)));
+        if !writes {
+            return Ok(());
+        }
+        journal.persist(changes).map_err(|err| {
+            KmsError::new(
+                KmsErrorKind::Internal,
+                format!("the change could not be stored ({err}); nothing was changed"),
+            )
         })
     }
 
@@ -454,6 +533,7 @@ impl Engine {
                         self.record_service(event)?;
                     }
                 }
+                self.persist(&outcome.changes)?;
                 state.apply(outcome.changes);
                 Ok(outcome.response)
             }

@@ -17,8 +17,9 @@
 //!   2. none of its mapped rules could evaluate: a rule is turned off or not loaded; a
 //!      `log_integrity` rule without digest files in the lake; a rule over the key views
 //!      (`keys`, `policy_statements`, `grants`, `usage`, `access`) without KMS events in the
-//!      window and without `--inventory` (a requirement with only `log_coverage_days` has
-//!      no rule to need);
+//!      window and without `--inventory`; a `baseline` rule whose `min-history-days` is
+//!      longer than the logs read span, so it could learn nothing (a requirement with only
+//!      `log_coverage_days` has no rule to need);
 //!   3. an open finding of a rule over the `log_coverage` view (a gap in the logs) or the
 //!      `log_integrity` view (a digest shows a file missing or modified, or its chain
 //!      broken) whose time overlaps the window: events the gap or damaged file held are
@@ -36,7 +37,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::assess::{rule_view, Evidence};
+use crate::assess::{rule_view, Evidence, WindowStats};
 use crate::frameworks::catalog::{Catalog, CatalogStatus, Requirement, Section, Threshold};
 use crate::report::compliance::model::{
     Assessment, ComplianceReport, CoverageGap, EvidenceEvent, FindingRef, FindingStatus,
@@ -45,6 +46,7 @@ use crate::report::compliance::model::{
     StatusCounts, Summary, ThresholdCheck, ThresholdKind, ToolInfo, WaiverEntry, Window,
     REPORT_FORMAT, REPORT_FORMAT_VERSION,
 };
+use crate::rules::model::Body;
 use crate::rules::params::ParamValue;
 use crate::rules::views::View;
 use crate::rules::waiver::Waiver;
@@ -368,6 +370,7 @@ impl Context<'_> {
             };
         };
         let window = &self.evidence.window;
+        let history = baseline_history_shortfall(rule, &self.evidence.all_logs);
         let not_evaluated = match rule_view(rule) {
             Some(View::LogIntegrity) if !self.evidence.has_digests => {
                 Some("no CloudTrail digest files were read")
@@ -379,13 +382,15 @@ impl Context<'_> {
                 Some("no KMS events in the window and no key inventory")
             }
             Some(_) => None,
-        };
+        }
+        .map(str::to_owned)
+        .or(history);
         RuleUse {
             id: rule.id.clone(),
             title: rule.title.clone(),
             severity: Some(rule.severity),
             evaluated: not_evaluated.is_none(),
-            not_evaluated_reason: not_evaluated.map(str::to_owned),
+            not_evaluated_reason: not_evaluated,
             open_findings: count(&result.findings),
             waived_findings: count(&result.waived_findings),
         }
@@ -948,4 +953,40 @@ pub fn settings_file(role: &str, path: &std::path::Path) -> std::io::Result<Sett
         path: path.display().to_string(),
         sha256: hex(&Sha256::digest(&bytes)),
     })
+}
+
+/// Why a `baseline` rule could not have fired: its entities need more history than the
+/// logs read span (first to last event), so it learned nothing and its silence is no
+/// evidence. `None` for other rules and for logs long enough.
+fn baseline_history_shortfall(rule: &Rule, logs: &WindowStats) -> Option<String> {
+    let Body::Window(body) = &rule.body else {
+        return None;
+    };
+    let crate::rules::window::Spec::Baseline(spec) = &body.spec else {
+        return None;
+    };
+    let needed = spec.min_history.max(1);
+    let span = match (logs.first, logs.last) {
+        (Some(first), Some(last)) => last - first,
+        _ => 0,
+    };
+    (span < needed).then(|| {
+        format!(
+            "a baseline needs {} of history before it can flag anything; the logs span {}",
+            days_text(needed),
+            days_text(span)
+        )
+    })
+}
+
+/// Microseconds as days, one decimal where needed: `14 days`, `2.5 days`.
+fn days_text(us: i64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let days = us as f64 / 86_400_000_000.0;
+    if (days - days.round()).abs() < 0.05 {
+        let n = days.round() as i64;
+        format!("{n} day{}", if n == 1 { "" } else { "s" })
+    } else {
+        format!("{days:.1} days")
+    }
 }

@@ -351,6 +351,64 @@ impl<'a> Texts<'a> {
     }
 }
 
+/// Working column: a record's number in the lake scan, which joins the JSON read to the
+/// other columns.
+const ROW: &str = "__kms_audit_row";
+
+/// Where each row of the main read has its raw JSON in the JSON read (a single chunk).
+struct JsonRows<'a> {
+    json: &'a DataFrame,
+    /// Per row of the main read: its row in `json`, or `u32::MAX` when it has none.
+    of: Vec<u32>,
+}
+
+impl<'a> JsonRows<'a> {
+    /// Matches the rows of `json` to those of `frame` by their [`ROW`] numbers.
+    fn of(frame: &DataFrame, json: &'a DataFrame) -> PolarsResult<Self> {
+        let by_number: FxMap<IdxSize, u32> = json
+            .column(ROW)?
+            .idx()?
+            .iter()
+            .enumerate()
+            .filter_map(|(at, number)| Some((number?, at as u32)))
+            .collect();
+        let of = frame
+            .column(ROW)?
+            .idx()?
+            .iter()
+            .map(|number| {
+                number
+                    .and_then(|n| by_number.get(&n).copied())
+                    .unwrap_or(u32::MAX)
+            })
+            .collect();
+        Ok(Self { json, of })
+    }
+
+    /// JSON column `name`, by row of the main read.
+    fn column(&self, name: &str) -> PolarsResult<JsonTexts<'_>> {
+        Ok(JsonTexts {
+            texts: self.json.column(name)?.str()?,
+            of: &self.of,
+        })
+    }
+}
+
+/// A JSON column of [`JsonRows`], read by row of the main read.
+struct JsonTexts<'a> {
+    texts: &'a StringChunked,
+    of: &'a [u32],
+}
+
+impl<'a> JsonTexts<'a> {
+    fn get(&self, row: usize) -> Option<&'a str> {
+        match self.of[row] {
+            u32::MAX => None,
+            at => self.texts.get(at as usize),
+        }
+    }
+}
+
 /// Whether a CreateKey / ReplicateKey response leaves the key in a state other than Enabled
 /// or PendingImport.
 fn created_disabled(response: Option<&str>) -> bool {
@@ -389,21 +447,32 @@ fn read(
         .collect()?;
     let as_of = latest.column(EVENT_TIME)?.i64()?.get(0).unwrap_or_default();
 
+    // The KMS records, numbered in lake order: the raw JSON is read apart, from the few
+    // records of `JSON_OPERATIONS` only (a filter the Parquet scan applies before decoding
+    // the JSON columns), and joined back by number.
+    let kms = events
+        .with_row_index(ROW, None)
+        .filter(col(EVENT_SOURCE).eq(lit(KMS_SOURCE)));
     let wants_json = JSON_OPERATIONS
         .iter()
         .map(|op| col(EVENT_NAME).eq(lit(*op)))
         .reduce(|a, b| a.or(b))
         .unwrap_or_else(|| lit(false));
-    let json = |name: &str| {
-        when(wants_json.clone())
-            .then(col(name).cast(DataType::String))
-            .otherwise(lit(NULL).cast(DataType::String))
-            .alias(name)
-    };
     let text = |name: &str| col(name).cast(DataType::String);
-    let mut frame = events
-        .filter(col(EVENT_SOURCE).eq(lit(KMS_SOURCE)))
+    let mut json_frame = kms
+        .clone()
+        .filter(wants_json)
         .select([
+            col(ROW),
+            text(REQUEST_PARAMETERS),
+            text(RESPONSE_ELEMENTS),
+            text(ADDITIONAL_EVENT_DATA),
+        ])
+        .collect()?;
+    json_frame.rechunk_mut_par();
+    let mut frame = kms
+        .select([
+            col(ROW),
             col(EVENT_TIME).cast(DataType::Int64),
             text(EVENT_NAME),
             text(EVENT_TYPE),
@@ -425,9 +494,6 @@ fn read(
             col(VALID_TO).cast(DataType::Int64),
             col(DELETION_DATE).cast(DataType::Int64),
             col(ROTATION_PERIOD_DAYS).cast(DataType::Int64),
-            json(REQUEST_PARAMETERS),
-            json(RESPONSE_ELEMENTS),
-            json(ADDITIONAL_EVENT_DATA),
         ])
         .collect()?;
     let rows = frame.height();
@@ -470,9 +536,10 @@ fn read(
     let regions = Texts::of(&frame, AWS_REGION, &layout)?;
     let ips = Texts::of(&frame, SOURCE_IP, &layout)?;
     let errors = Texts::of(&frame, ERROR_CODE, &layout)?;
-    let requests = Texts::of(&frame, REQUEST_PARAMETERS, &layout)?;
-    let responses = Texts::of(&frame, RESPONSE_ELEMENTS, &layout)?;
-    let additionals = Texts::of(&frame, ADDITIONAL_EVENT_DATA, &layout)?;
+    let json = JsonRows::of(&frame, &json_frame)?;
+    let requests = json.column(REQUEST_PARAMETERS)?;
+    let responses = json.column(RESPONSE_ELEMENTS)?;
+    let additionals = json.column(ADDITIONAL_EVENT_DATA)?;
 
     // Time order: time, then source file (as text, a missing one first), then record.
     let mut order: Vec<usize> = {
@@ -484,7 +551,11 @@ fn read(
     let mut run = 0;
     while run < rows {
         let time = times[order[run]];
-        let end = run + order[run..].partition_point(|r| times[*r] == time);
+        let end = run
+            + order[run..]
+                .iter()
+                .take_while(|r| times[**r] == time)
+                .count();
         if end - run > 1 {
             order[run..end].sort_by(|a, b| {
                 (files.get(*a).unwrap_or_default(), records[*a], *a).cmp(&(
@@ -716,7 +787,7 @@ fn read(
     let valid_to = ints(VALID_TO)?;
     let deletion = ints(DELETION_DATE)?;
     let period = ints(ROTATION_PERIOD_DAYS)?;
-    let parse = |column: &Texts<'_>, row: usize| {
+    let parse = |column: &JsonTexts<'_>, row: usize| {
         column
             .get(row)
             .and_then(|t| serde_json::from_str::<Value>(t).ok())

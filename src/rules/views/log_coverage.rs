@@ -129,7 +129,7 @@ pub fn build(
     integrity: Option<&Integrity>,
 ) -> Result<(ViewTable, Vec<(String, Evidence)>), EvalError> {
     let text = |name: &str| col(name).cast(DataType::String);
-    let frame = events
+    let mut frame = events
         .select([
             text(RECIPIENT_ACCOUNT_ID).alias(W_ACCOUNT),
             text(AWS_REGION).alias(W_REGION),
@@ -139,14 +139,13 @@ pub fn build(
             text(SOURCE_FILE),
             col(SOURCE_RECORD).cast(DataType::UInt32),
         ])
-        .sort(
-            [W_ACCOUNT, W_REGION, EVENT_TIME],
-            SortMultipleOptions::default(),
-        )
         .collect()?;
+    // One chunk per column, for reading rows out of order.
+    frame.rechunk_mut_par();
     let accounts = frame.column(W_ACCOUNT)?.str()?;
     let regions = frame.column(W_REGION)?.str()?;
     let times = frame.column(EVENT_TIME)?.i64()?;
+    let order = walk_order(accounts, regions, times);
     let ids = frame.column(EVENT_ID)?.str()?;
     let names = frame.column(EVENT_NAME)?.str()?;
     let files = frame.column(SOURCE_FILE)?.str()?;
@@ -167,7 +166,7 @@ pub fn build(
             source_record: records.get(row).unwrap_or_default(),
         },
     };
-    for row in 0..frame.height() {
+    for row in order {
         let (account, region, Some(time)) = (accounts.get(row), regions.get(row), times.get(row))
         else {
             continue;
@@ -204,6 +203,41 @@ pub fn build(
         group.last_point = Some(point(last_row));
     }
     Ok(rows(groups, end_of_logs, integrity))
+}
+
+/// The rows in the order the view walks them: by account, Region (a missing one first) and
+/// time, equal ones in lake order. The rows are ordered by small integer keys (an account and
+/// Region pair's rank among the few distinct pairs, then the time) rather than by sorting the
+/// frame on its text columns, which moved every column of every event.
+fn walk_order(
+    accounts: &StringChunked,
+    regions: &StringChunked,
+    times: &Int64Chunked,
+) -> Vec<usize> {
+    let mut pairs: HashMap<(Option<&str>, Option<&str>), u32> = HashMap::new();
+    let pair_of: Vec<u32> = accounts
+        .iter()
+        .zip(regions.iter())
+        .map(|pair| {
+            let next = pairs.len() as u32;
+            *pairs.entry(pair).or_insert(next)
+        })
+        .collect();
+    let mut ranked: Vec<((Option<&str>, Option<&str>), u32)> = pairs.into_iter().collect();
+    ranked.sort_unstable();
+    let mut rank = vec![0u32; ranked.len()];
+    for (position, (_, pair)) in ranked.iter().enumerate() {
+        rank[*pair as usize] = position as u32;
+    }
+    // A missing time sorts first (and is skipped by the walk).
+    let mut keys: Vec<(u32, i64, u32)> = pair_of
+        .iter()
+        .zip(times.iter())
+        .enumerate()
+        .map(|(row, (pair, time))| (rank[*pair as usize], time.unwrap_or(i64::MIN), row as u32))
+        .collect();
+    keys.sort_unstable();
+    keys.into_iter().map(|(_, _, row)| row as usize).collect()
 }
 
 /// One account and Region while the events are walked.

@@ -826,11 +826,30 @@ pub struct Events {
 }
 
 impl Events {
-    /// Collects `frame`, sorted by time.
+    /// Collects `frame`, sorted by time (rows read from the time-sorted [`SharedRead`] are
+    /// in order already, and are not sorted again).
     pub fn collect(frame: LazyFrame) -> Result<Self, EvalError> {
-        let frame = frame
-            .sort([W_TIME], SortMultipleOptions::default())
-            .collect()?;
+        let mut frame = frame.collect()?;
+        let in_order = {
+            let time = frame.column(W_TIME)?.i64()?;
+            let mut previous: Option<Option<i64>> = None;
+            time.iter().all(|t| {
+                // Nulls first, then ascending: the order of the sort below.
+                let fine = match (previous, t) {
+                    (None, _) | (Some(None), _) => true,
+                    (Some(Some(_)), None) => false,
+                    (Some(Some(a)), Some(b)) => a <= b,
+                };
+                previous = Some(t);
+                fine
+            })
+        };
+        if !in_order {
+            frame = frame
+                .lazy()
+                .sort([W_TIME], SortMultipleOptions::default())
+                .collect()?;
+        }
         let times = frame
             .column(W_TIME)?
             .i64()?
@@ -1091,14 +1110,24 @@ impl SharedRead {
         if window_readers + usize::from(matches) < 2 {
             return Ok(None);
         }
-        // Sorted by time for the window rules (the match rules take any order).
-        let frame = all
-            .read(events.clone())
+        // Only the rows some reader may select (each selects with its detections, within
+        // their bounds), sorted by time for the window rules (the match rules take any order).
+        let mut read = all.read(events.clone());
+        if let Some(rows) = all.rows() {
+            read = read.filter(rows);
+        }
+        let mut frame = read
             .sort(
                 [EVENT_TIME],
                 SortMultipleOptions::default().with_maintain_order(true),
             )
             .collect()?;
+        // A JSON column read on a few rows still holds the text of every row it was decoded
+        // from; copying out the texts kept lets the rest go.
+        for column in all.partial_json_columns() {
+            let compact: StringChunked = frame.column(column)?.str()?.iter().collect();
+            frame.with_column(compact.with_name(column.into()).into_column())?;
+        }
         let window = (window_readers > 0).then(|| frame.clone().lazy());
         Ok(Some(Self {
             frame,
