@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives a KMS endpoint with boto3, unchanged, and prints what it saw as one JSON object.
 
-Run by tests/kms_clients.rs against `kms-audit kms serve`:
+Run by tests/suite/kms_clients.rs against `kms-audit kms serve`:
 
     python3 tests/clients/boto3_kms.py --endpoint-url http://127.0.0.1:PORT --region us-east-1 \
         --alice AKID:SECRET --bob AKID:SECRET

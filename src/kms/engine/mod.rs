@@ -32,7 +32,7 @@ use crate::kms::engine::key_store::CustomKeyStore;
 use crate::kms::engine::state::{Change, Key, State};
 use crate::kms::policy::context::RequestContext;
 use crate::kms::policy::document::PolicyDocument;
-use crate::kms::policy::evaluate::evaluate;
+use crate::kms::policy::evaluate::{evaluate, evaluate_account_action};
 use crate::kms::policy::message::access_denied_message;
 
 /// Who is calling, as the engine needs it for authorization and for the CloudTrail record.
@@ -235,6 +235,33 @@ pub struct Authorization {
     pub condition_keys: BTreeMap<String, Vec<String>>,
 }
 
+/// An account-level IAM permission a call needs (`kms:CreateKey`, `kms:ListKeys`, …): the
+/// action on resource `*`, decided by the caller's identity policies alone, since no key
+/// policy takes part.
+#[derive(Debug, Clone)]
+pub struct AccountAuthorization {
+    /// `kms:CreateKey`, `kms:ListKeys`, …
+    pub action: &'static str,
+    /// Whether AWS's denial names the resource (`on resource: *`). The extra permission a
+    /// request parameter needs (`kms:TagResource` for `CreateKey`'s `Tags`) is reported
+    /// without one.
+    pub names_resource: bool,
+    /// Condition keys of the request (`kms:KeySpec`, `aws:TagKeys`, …).
+    pub condition_keys: BTreeMap<String, Vec<String>>,
+}
+
+impl AccountAuthorization {
+    /// The operation's own action, with no condition keys.
+    #[must_use]
+    pub fn action(action: &'static str) -> Self {
+        AccountAuthorization {
+            action,
+            names_resource: true,
+            condition_keys: BTreeMap::new(),
+        }
+    }
+}
+
 /// One KMS operation: its name, how CloudTrail shows its request, which keys it needs
 /// authorization on, and what it does.
 pub trait Operation {
@@ -256,6 +283,11 @@ pub trait Operation {
         caller: &Caller,
         request: &Self::Request,
     ) -> Result<Vec<Authorization>, KmsError>;
+    /// The account-level permissions the call needs, checked before the keys' (none for
+    /// operations on keys alone).
+    fn account_authorizations(_request: &Self::Request) -> Vec<AccountAuthorization> {
+        Vec::new()
+    }
     /// Runs the operation against a read-only state.
     fn run(
         ctx: &mut Context<'_>,
@@ -558,6 +590,9 @@ impl Engine {
         record: &mut CallRecord,
     ) -> Result<Outcome<O::Response>, KmsError> {
         record.additional_event_data = O::additional_event_data(state, region, caller, &request);
+        for auth in O::account_authorizations(&request) {
+            authorize_account(&self.identity_policies, caller, &auth, now)?;
+        }
         let authorizations = O::authorizations(state, region, caller, &request)?;
         for auth in &authorizations {
             let key = state
@@ -695,14 +730,45 @@ fn authorize<'s>(
     Err(KmsError::new(KmsErrorKind::AccessDenied, message))
 }
 
-/// The request context policies see for `auth` on `key`.
-fn request_context(
+/// Decides the account-level permission `auth` for `caller` with the caller's identity
+/// policies: `AccessDeniedException` unless they allow it (the account root always may).
+fn authorize_account(
+    identity_policies: &BTreeMap<String, Vec<PolicyDocument>>,
     caller: &Caller,
-    auth: &Authorization,
-    key: &Key,
+    auth: &AccountAuthorization,
+    now: DateTime<Utc>,
+) -> Result<(), KmsError> {
+    let mut ctx = caller_context(caller, auth.action, "*", now);
+    ctx.condition_keys.clone_from(&auth.condition_keys);
+    let identity = identity_policies
+        .get(&ctx.principal)
+        .map_or(&[][..], Vec::as_slice);
+    let decision = evaluate_account_action(identity, &ctx);
+    if decision.is_allowed() {
+        return Ok(());
+    }
+    if !auth.names_resource {
+        ctx.resource.clear();
+    }
+    let message = access_denied_message(&ctx, &decision).unwrap_or_else(|| {
+        format!(
+            "User: {} is not authorized to perform: {}",
+            ctx.caller_arn(),
+            auth.action
+        )
+    });
+    Err(KmsError::new(KmsErrorKind::AccessDenied, message))
+}
+
+/// The request context of `caller` asking for `action` on `resource`, before the request's
+/// own condition keys.
+fn caller_context(
+    caller: &Caller,
+    action: &str,
+    resource: &str,
     now: DateTime<Utc>,
 ) -> RequestContext {
-    let mut ctx = RequestContext::new(&auth.action, &key.arn, &caller.principal);
+    let mut ctx = RequestContext::new(action, resource, &caller.principal);
     if ctx.principal_account.is_empty() && !caller.principal.contains('.') {
         ctx.principal_account.clone_from(&caller.account);
     }
@@ -710,6 +776,17 @@ fn request_context(
     ctx.source_ip = caller.source_ip.parse::<IpAddr>().ok();
     ctx.via_service.clone_from(&caller.via_service);
     ctx.now = now;
+    ctx
+}
+
+/// The request context policies see for `auth` on `key`.
+fn request_context(
+    caller: &Caller,
+    auth: &Authorization,
+    key: &Key,
+    now: DateTime<Utc>,
+) -> RequestContext {
+    let mut ctx = caller_context(caller, &auth.action, &key.arn, now);
     ctx.encryption_context.clone_from(&auth.encryption_context);
     ctx.condition_keys.clone_from(&auth.condition_keys);
     ctx.condition_keys

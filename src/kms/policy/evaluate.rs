@@ -29,6 +29,8 @@ pub enum Source {
     IdentityPolicy,
     /// The grant with this id.
     Grant(String),
+    /// The caller is its account's root user, whom IAM allows every account-level action.
+    AccountRoot,
 }
 
 /// The kind of policy a denial is attributed to, as AWS names it in error messages.
@@ -200,6 +202,45 @@ pub(crate) fn key_verdict(policy: &PolicyDocument, ctx: &RequestContext) -> KeyV
 }
 
 /// Whether a statement's action, resource and conditions cover the request.
+/// Decides an account-level action (`kms:CreateKey`, `kms:ListKeys`, `kms:GenerateRandom`,
+/// …; resource `*`), where no key policy takes part and IAM alone decides: the account's
+/// root user is allowed; an explicit `Deny` in the caller's identity policies wins; otherwise
+/// one of them must allow the action. Services have no identity policies and are refused.
+#[must_use]
+pub fn evaluate_account_action(
+    identity_policies: &[PolicyDocument],
+    ctx: &RequestContext,
+) -> Decision {
+    if ctx.is_account_root() {
+        return Decision::Allow {
+            by: Source::AccountRoot,
+        };
+    }
+    let mut allowed = false;
+    if !ctx.is_service() {
+        for s in identity_policies
+            .iter()
+            .flat_map(|p| &p.statements)
+            .filter(|s| applies(s, ctx))
+        {
+            match s.effect {
+                Effect::Deny => return explicit_deny(s.sid.clone(), PolicyType::IdentityBased),
+                Effect::Allow => allowed = true,
+            }
+        }
+    }
+    if allowed {
+        return Decision::Allow {
+            by: Source::IdentityPolicy,
+        };
+    }
+    Decision::Deny {
+        explicit: false,
+        statement: None,
+        policy: PolicyType::IdentityBased,
+    }
+}
+
 fn applies(s: &Statement, ctx: &RequestContext) -> bool {
     s.action.covers(&ctx.action, true)
         && s.resource.covers(&ctx.resource, false)
@@ -638,5 +679,112 @@ mod tests {
         ));
         assert!(!evaluate(&policy, &[], &[], &ctx("kms:DisableKey", ALICE)).is_allowed());
         assert!(evaluate(&policy, &[], &[], &ctx("kms:EnableKey", ALICE)).is_allowed());
+    }
+
+    #[test]
+    fn account_level_actions_are_decided_by_identity_policies_alone() {
+        let account_ctx = |action: &str, caller: &str| RequestContext::new(action, "*", caller);
+        let create =
+            r#"{"Statement": {"Effect": "Allow", "Action": "kms:CreateKey", "Resource": "*"}}"#;
+        let only_symmetric = r#"{"Statement": {"Effect": "Allow", "Action": "kms:Create*", "Resource": "*",
+            "Condition": {"StringEquals": {"kms:KeySpec": "SYMMETRIC_DEFAULT"}}}}"#;
+        let key_scoped = format!(
+            r#"{{"Statement": {{"Effect": "Allow", "Action": "kms:*", "Resource": "{KEY}"}}}}"#
+        );
+        let deny = r#"{"Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+            {"Sid": "NoNewKeys", "Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*"}]}"#;
+        let allowed = |by| Decision::Allow { by };
+        let cases: Vec<(&str, Vec<&str>, &str, &str, Option<&str>, Decision)> = vec![
+            (
+                "root needs no policy",
+                vec![],
+                "kms:CreateKey",
+                ROOT,
+                None,
+                allowed(Source::AccountRoot),
+            ),
+            (
+                "no policy",
+                vec![],
+                "kms:CreateKey",
+                ALICE,
+                None,
+                implicit(PolicyType::IdentityBased),
+            ),
+            (
+                "allowed",
+                vec![create],
+                "kms:CreateKey",
+                ALICE,
+                None,
+                allowed(Source::IdentityPolicy),
+            ),
+            (
+                "role session",
+                vec![create],
+                "kms:CreateKey",
+                APP_SESSION,
+                None,
+                allowed(Source::IdentityPolicy),
+            ),
+            (
+                "other action",
+                vec![create],
+                "kms:ListKeys",
+                ALICE,
+                None,
+                implicit(PolicyType::IdentityBased),
+            ),
+            (
+                "key-scoped resource does not cover *",
+                vec![&key_scoped],
+                "kms:CreateKey",
+                ALICE,
+                None,
+                implicit(PolicyType::IdentityBased),
+            ),
+            (
+                "condition met",
+                vec![only_symmetric],
+                "kms:CreateKey",
+                ALICE,
+                Some("SYMMETRIC_DEFAULT"),
+                allowed(Source::IdentityPolicy),
+            ),
+            (
+                "condition not met",
+                vec![only_symmetric],
+                "kms:CreateKey",
+                ALICE,
+                Some("RSA_2048"),
+                implicit(PolicyType::IdentityBased),
+            ),
+            (
+                "explicit deny",
+                vec![deny],
+                "kms:CreateKey",
+                ALICE,
+                None,
+                explicit_deny(Some("NoNewKeys".to_owned()), PolicyType::IdentityBased),
+            ),
+            (
+                "service",
+                vec![create],
+                "kms:CreateKey",
+                "s3.amazonaws.com",
+                None,
+                implicit(PolicyType::IdentityBased),
+            ),
+        ];
+        for (name, policies, action, caller, spec, want) in cases {
+            let policies: Vec<PolicyDocument> = policies.into_iter().map(doc).collect();
+            let mut c = account_ctx(action, caller);
+            if let Some(spec) = spec {
+                c.condition_keys
+                    .insert("kms:KeySpec".to_owned(), vec![spec.to_owned()]);
+            }
+            let got = evaluate_account_action(&policies, &c);
+            assert_eq!(got, want, "case {name}");
+        }
     }
 }

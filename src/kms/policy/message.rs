@@ -8,7 +8,12 @@
 //! role sessions are named by their `assumed-role` session ARN: "User:
 //! `arn:aws:sts::462498369025:assumed-role/…/GitHubActions` is not authorized to perform:
 //! kms:Decrypt on resource: `arn:aws:kms:us-west-2:…:key/…` because no identity-based policy
-//! allows the kms:Decrypt action".
+//! allows the kms:Decrypt action". The permission a request parameter needs besides the
+//! operation's own (`kms:TagResource` for `CreateKey`'s `Tags`) is reported without a
+//! resource: "User: `arn:aws:sts::…:assumed-role/…/GitHubActions` is not authorized to
+//! perform: kms:TagResource because no identity-based policy allows the kms:TagResource
+//! action" (a 2026 Terraform error quoted in LeanerCloud/CUDly issue 1670); such a request
+//! context has an empty resource.
 
 use super::context::RequestContext;
 use super::evaluate::Decision;
@@ -34,8 +39,13 @@ pub fn access_denied_message(ctx: &RequestContext, decision: &Decision) -> Optio
     } else {
         format!("because no {kind} policy allows the {action} action")
     };
+    let on = if resource.is_empty() {
+        String::new()
+    } else {
+        format!(" on resource: {resource}")
+    };
     Some(format!(
-        "User: {user} is not authorized to perform: {action} on resource: {resource} {why}"
+        "User: {user} is not authorized to perform: {action}{on} {why}"
     ))
 }
 
@@ -93,5 +103,18 @@ mod tests {
             by: Source::KeyPolicy,
         };
         assert_eq!(access_denied_message(&ctx, &allow), None);
+
+        let tagging = RequestContext::new(
+            "kms:TagResource",
+            "",
+            "arn:aws:sts::111122223333:assumed-role/app/s1",
+        );
+        assert_eq!(
+            access_denied_message(&tagging, &deny(false, PolicyType::IdentityBased)).as_deref(),
+            Some(
+                "User: arn:aws:sts::111122223333:assumed-role/app/s1 is not authorized to perform: \
+                 kms:TagResource because no identity-based policy allows the kms:TagResource action"
+            )
+        );
     }
 }

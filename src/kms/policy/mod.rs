@@ -27,6 +27,6 @@ pub use context::RequestContext;
 pub use default_policy::{default_key_policy, lockout_check};
 pub use document::{Effect, PolicyDocument, Statement};
 pub use error::PolicyError;
-pub use evaluate::{evaluate, Decision, PolicyType, Source};
+pub use evaluate::{evaluate, evaluate_account_action, Decision, PolicyType, Source};
 pub use grant::{Grant, GrantConstraints};
 pub use message::access_denied_message;

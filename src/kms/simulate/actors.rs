@@ -1,6 +1,7 @@
 //! The scenario's principals as the engine sees them: their ARNs, the callers they present
 //! on a given day (session, address, user agent), and the key policies that name them.
 
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use chrono::{DateTime, Datelike, Utc, Weekday};
@@ -326,6 +327,15 @@ pub fn cross_account_identity_policy(account: &str) -> String {
                        "kms:GenerateMac", "kms:VerifyMac"],
             "Resource": format!("arn:aws:kms:*:{account}:key/*")
         }]
+    })
+    .to_string()
+}
+
+/// An identity policy allowing the account-level `actions` (resource `*`).
+pub fn account_actions_identity_policy(actions: &BTreeSet<String>) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Action": actions, "Resource": "*" }]
     })
     .to_string()
 }

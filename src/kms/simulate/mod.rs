@@ -27,7 +27,7 @@ use crate::kms::audit::{AuditEvent, AuditSink, DigestConfig, FileSink, FileSinkC
 use crate::kms::engine::clock::SimulatedClock;
 use crate::kms::engine::error::KmsError;
 use crate::kms::engine::{Engine, EngineConfig};
-use actors::{cross_account_identity_policy, Actor};
+use actors::{account_actions_identity_policy, cross_account_identity_policy, Actor};
 use plan::{day_start, TruthEntry};
 use run::Runner;
 pub use scenario::{IncidentType, Scenario, ScenarioError};
@@ -330,10 +330,36 @@ fn root_actors(scenario: &Scenario) -> BTreeMap<String, Actor> {
         .collect()
 }
 
-/// Identity policies letting principals use the keys of other accounts that name them (a
-/// cross-account call needs both the key policy and the caller's own account to allow it),
-/// and letting a ransomware incident's principal use the foreign key.
+/// The identity policies of the scenario's principals: the account-level permissions each
+/// needs (`kms:CreateKey` and `kms:TagResource` for key administrators, who create the keys
+/// with tags; the `ListKeys`, `ListAliases` and `GenerateRandom` its habits call), which IAM
+/// alone decides; and the use of keys of other accounts that name them (a cross-account call
+/// needs both the key policy and the caller's own account to allow it), including a
+/// ransomware incident's foreign key.
 fn identity_policies(scenario: &Scenario, actors: &[Actor]) -> BTreeMap<String, Vec<String>> {
+    let mut policies: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (p, principal) in scenario.principals.iter().enumerate() {
+        let mut actions: BTreeSet<String> = principal
+            .habits
+            .iter()
+            .flat_map(|h| h.operations.keys())
+            .filter(|op| scenario::habit_operation_needs_key(op) == Some(false))
+            .map(|op| format!("kms:{op}"))
+            .collect();
+        if scenario
+            .keys
+            .iter()
+            .any(|k| k.admins.contains(&principal.name))
+        {
+            actions.extend(["kms:CreateKey".to_owned(), "kms:TagResource".to_owned()]);
+        }
+        if !actions.is_empty() && actors[p].kind != scenario::PrincipalKind::Root {
+            policies
+                .entry(actors[p].arn.clone())
+                .or_default()
+                .push(account_actions_identity_policy(&actions));
+        }
+    }
     let mut wanted: BTreeSet<(usize, String)> = BTreeSet::new();
     for key in &scenario.keys {
         for user in &key.users {
@@ -357,7 +383,6 @@ fn identity_policies(scenario: &Scenario, actors: &[Actor]) -> BTreeMap<String, 
             wanted.insert((p, scenario.keys[f].account.clone()));
         }
     }
-    let mut policies: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (p, account) in wanted {
         policies
             .entry(actors[p].arn.clone())

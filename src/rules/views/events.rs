@@ -21,7 +21,7 @@
 //! The first call of each principal × key × operation group carries the group's totals over
 //! every call, folded or not ([`KmsEvent::calls`]), from which the `usage` view counts. A view
 //! that reads cryptographic calls some other way must widen these rules; [`load_all`] keeps
-//! every record, and `tests/rules_bench.rs` checks that both give the same views.
+//! every record, and `tests/suite/rules_bench.rs` checks that both give the same views.
 //!
 //! Only the records kept become [`KmsEvent`]s: the rest are read from the Polars columns in
 //! place, without a copy of their text.

@@ -13,11 +13,13 @@ use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ids::{key_arn, new_key_id, partition_of};
 use crate::kms::engine::key_store::{CustomKeyStore, HsmBacking};
 use crate::kms::engine::lifecycle::backing_keys;
-use crate::kms::engine::ops::{KeyMetadata, Tag};
+use crate::kms::engine::ops::{key_creation_authorizations, KeyMetadata, Tag};
 use crate::kms::engine::state::{
     Change, Generation, Key, KeyState, MultiRegionKeyType, Origin, State,
 };
-use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
+use crate::kms::engine::{
+    AccountAuthorization, Authorization, Caller, Context, Operation, Outcome,
+};
 use crate::kms::policy::context::RequestContext;
 use crate::kms::policy::default_policy::{default_key_policy, lockout_check};
 use crate::kms::policy::document::PolicyDocument;
@@ -103,9 +105,39 @@ impl Operation for CreateKey {
         _: &Caller,
         _: &Request,
     ) -> Result<Vec<Authorization>, KmsError> {
-        // No key exists yet: CreateKey is authorized by IAM, which the engine's identity
-        // policies model; the account root may always create keys.
+        // No key exists yet: IAM alone decides (`account_authorizations`).
         Ok(Vec::new())
+    }
+
+    /// `kms:CreateKey` (and `kms:TagResource` for `Tags`) with the condition keys IAM
+    /// policies can put on key creation: `kms:KeySpec`, `kms:KeyUsage`, `kms:KeyOrigin`,
+    /// `kms:MultiRegion`, `kms:BypassPolicyLockoutSafetyCheck`.
+    fn account_authorizations(r: &Request) -> Vec<AccountAuthorization> {
+        let one = |value: &str| vec![value.to_owned()];
+        let flag = |value: Option<bool>| {
+            one(if value.unwrap_or(false) {
+                "true"
+            } else {
+                "false"
+            })
+        };
+        let condition_keys = BTreeMap::from([
+            ("kms:KeySpec".to_owned(), one(&spec_name(r))),
+            (
+                "kms:KeyUsage".to_owned(),
+                one(r.key_usage.as_deref().unwrap_or("ENCRYPT_DECRYPT")),
+            ),
+            (
+                "kms:KeyOrigin".to_owned(),
+                one(r.origin.as_deref().unwrap_or("AWS_KMS")),
+            ),
+            ("kms:MultiRegion".to_owned(), flag(r.multi_region)),
+            (
+                "kms:BypassPolicyLockoutSafetyCheck".to_owned(),
+                flag(r.bypass_policy_lockout_safety_check),
+            ),
+        ]);
+        key_creation_authorizations(condition_keys, &r.tags)
     }
 
     /// The new key, as every AWS `CreateKey` example names it (reference §2.2).

@@ -10,7 +10,9 @@ use crate::kms::engine::key_store::ConnectionState;
 use crate::kms::engine::ops::blob::Blob;
 use crate::kms::engine::ops::crypto_error::from_crypto;
 use crate::kms::engine::state::State;
-use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
+use crate::kms::engine::{
+    AccountAuthorization, Authorization, Caller, Context, Operation, Outcome,
+};
 
 /// The request.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -53,7 +55,12 @@ impl Operation for GenerateRandom {
         _: &Caller,
         _: &Request,
     ) -> Result<Vec<Authorization>, KmsError> {
+        // An account-level action (IAM only, resource "*"): no key policy takes part.
         Ok(Vec::new())
+    }
+
+    fn account_authorizations(_: &Request) -> Vec<AccountAuthorization> {
+        vec![AccountAuthorization::action("kms:GenerateRandom")]
     }
 
     fn run(ctx: &mut Context<'_>, r: Request) -> Result<Outcome<Response>, KmsError> {

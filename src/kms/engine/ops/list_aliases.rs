@@ -11,7 +11,9 @@ use crate::kms::engine::ops::key_id::key_id_or_arn;
 use crate::kms::engine::ops::list_keys::paging_parameters;
 use crate::kms::engine::ops::paging;
 use crate::kms::engine::state::State;
-use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
+use crate::kms::engine::{
+    AccountAuthorization, Authorization, Caller, Context, Operation, Outcome,
+};
 
 /// The request.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -76,6 +78,10 @@ impl Operation for ListAliases {
     ) -> Result<Vec<Authorization>, KmsError> {
         // An account-level action (IAM only, resource "*"): no key policy takes part.
         Ok(Vec::new())
+    }
+
+    fn account_authorizations(_: &Request) -> Vec<AccountAuthorization> {
+        vec![AccountAuthorization::action("kms:ListAliases")]
     }
 
     fn run(ctx: &mut Context<'_>, r: Request) -> Result<Outcome<Response>, KmsError> {

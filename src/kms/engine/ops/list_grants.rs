@@ -8,7 +8,9 @@ use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ops::create_grant::{check_principal, Constraints};
 use crate::kms::engine::ops::on_key;
 use crate::kms::engine::state::State;
-use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
+use crate::kms::engine::{
+    AccountAuthorization, Authorization, Caller, Context, Operation, Outcome,
+};
 use crate::kms::policy::grant::Grant;
 
 /// The default page size.
@@ -228,6 +230,10 @@ impl Operation for ListRetirableGrants {
     ) -> Result<Vec<Authorization>, KmsError> {
         // Not a key resource: IAM decides (`Resource: "*"`), as for `CreateKey`.
         Ok(Vec::new())
+    }
+
+    fn account_authorizations(_: &RetirableRequest) -> Vec<AccountAuthorization> {
+        vec![AccountAuthorization::action("kms:ListRetirableGrants")]
     }
 
     fn run(ctx: &mut Context<'_>, r: RetirableRequest) -> Result<Outcome<Response>, KmsError> {

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 use crate::kms::engine::error::KmsError;
 use crate::kms::engine::ops::paging;
 use crate::kms::engine::state::State;
-use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome};
+use crate::kms::engine::{
+    AccountAuthorization, Authorization, Caller, Context, Operation, Outcome,
+};
 
 /// The request.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -75,6 +77,10 @@ impl Operation for ListKeys {
     ) -> Result<Vec<Authorization>, KmsError> {
         // An account-level action (IAM only, resource "*"): no key policy takes part.
         Ok(Vec::new())
+    }
+
+    fn account_authorizations(_: &Request) -> Vec<AccountAuthorization> {
+        vec![AccountAuthorization::action("kms:ListKeys")]
     }
 
     fn run(ctx: &mut Context<'_>, r: Request) -> Result<Outcome<Response>, KmsError> {

@@ -48,7 +48,42 @@ use serde_json::{json, Value};
 use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ops::multi_region::MultiRegionConfiguration;
 use crate::kms::engine::state::{Key, KeyState, State};
-use crate::kms::engine::{resolve, Authorization, Caller};
+use crate::kms::engine::{resolve, AccountAuthorization, Authorization, Caller};
+
+/// The account-level permissions of a call that makes a key (`CreateKey`, and `ReplicateKey`
+/// in the replica Region): `kms:CreateKey`, and `kms:TagResource` when it tags the key ("To
+/// use the Tags parameter, kms:TagResource (IAM policy)", API reference), both with
+/// `condition_keys` and the request-tag keys `aws:TagKeys` and `aws:RequestTag/<key>`.
+#[must_use]
+pub fn key_creation_authorizations(
+    mut condition_keys: BTreeMap<String, Vec<String>>,
+    tags: &[Tag],
+) -> Vec<AccountAuthorization> {
+    if !tags.is_empty() {
+        condition_keys.insert(
+            "aws:TagKeys".to_owned(),
+            tags.iter().map(|t| t.tag_key.clone()).collect(),
+        );
+        for tag in tags {
+            condition_keys.insert(
+                format!("aws:RequestTag/{}", tag.tag_key),
+                vec![tag.tag_value.clone()],
+            );
+        }
+    }
+    let mut auths = vec![AccountAuthorization {
+        condition_keys: condition_keys.clone(),
+        ..AccountAuthorization::action("kms:CreateKey")
+    }];
+    if !tags.is_empty() {
+        auths.push(AccountAuthorization {
+            action: "kms:TagResource",
+            names_resource: false,
+            condition_keys,
+        });
+    }
+    auths
+}
 
 /// A tag, `{"TagKey", "TagValue"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

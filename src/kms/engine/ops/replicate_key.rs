@@ -24,9 +24,13 @@ use crate::kms::engine::error::{KmsError, KmsErrorKind};
 use crate::kms::engine::ids::{key_arn, new_uuid, partition_of};
 use crate::kms::engine::ops::multi_region::{primary_of, synced};
 use crate::kms::engine::ops::tags::check_tags;
-use crate::kms::engine::ops::{invalid_state, on_key, KeyMetadata, Tag};
+use crate::kms::engine::ops::{
+    invalid_state, key_creation_authorizations, on_key, KeyMetadata, Tag,
+};
 use crate::kms::engine::state::{Change, Key, KeyState, MultiRegionKeyType, Origin, State};
-use crate::kms::engine::{Authorization, Caller, Context, Operation, Outcome, RelatedCall};
+use crate::kms::engine::{
+    AccountAuthorization, Authorization, Caller, Context, Operation, Outcome, RelatedCall,
+};
 use crate::kms::policy::context::RequestContext;
 use crate::kms::policy::default_policy::{default_key_policy, lockout_check};
 use crate::kms::policy::document::PolicyDocument;
@@ -117,8 +121,15 @@ impl Operation for ReplicateKey {
         r: &Request,
     ) -> Result<Vec<Authorization>, KmsError> {
         // `kms:ReplicateKey` on the primary key; `kms:CreateKey` (and `kms:TagResource`) in
-        // the replica Region are IAM permissions, which the engine grants as for CreateKey.
+        // the replica Region are IAM permissions (`account_authorizations`).
         on_key(state, region, caller, &r.key_id, "kms:ReplicateKey", None)
+    }
+
+    /// `kms:CreateKey` (and `kms:TagResource` for `Tags`) for the replica.
+    fn account_authorizations(r: &Request) -> Vec<AccountAuthorization> {
+        let condition_keys =
+            BTreeMap::from([("kms:MultiRegion".to_owned(), vec!["true".to_owned()])]);
+        key_creation_authorizations(condition_keys, &r.tags)
     }
 
     fn run(ctx: &mut Context<'_>, r: Request) -> Result<Outcome<Response>, KmsError> {

@@ -56,7 +56,7 @@ fn records(dir: &Path) -> Vec<(String, Value)> {
     .expect("regex");
     let mut out = Vec::new();
     for (rel, bytes) in files(dir) {
-        // Digest files list the log files (tests/log_integrity.rs validates them).
+        // Digest files list the log files (tests/suite/log_integrity.rs validates them).
         if rel == GROUND_TRUTH_FILE || rel.contains("/CloudTrail-Digest/") {
             continue;
         }

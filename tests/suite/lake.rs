@@ -16,7 +16,7 @@ use kms_audit::trail::discover::discover;
 use kms_audit::trail::record::DeliveryFile;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-const EXAMPLES: &str = include_str!("fixtures/aws-examples/kms-doc-examples.json");
+const EXAMPLES: &str = include_str!("../fixtures/aws-examples/kms-doc-examples.json");
 
 fn read_parts(lake: &Lake) -> Vec<RecordBatch> {
     lake.part_paths()

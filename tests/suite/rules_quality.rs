@@ -1,6 +1,6 @@
 //! The default pack judged against the simulator's ground truth: on the committed
 //! `sample-logs/` (what `scenarios/sample.yaml` writes, checked byte for byte in
-//! tests/simulate.rs) every injected incident is flagged by a rule of the family the
+//! tests/suite/simulate.rs) every injected incident is flagged by a rule of the family the
 //! ground truth names, and findings that match no incident are at most 2% of all findings.
 //!
 //! How a finding matches an incident (documented in rules/README.md, "Quality"):

@@ -119,7 +119,7 @@ impl Drop for Server {
 }
 
 fn credentials((key, secret): (&str, &str)) -> aws_sdk_kms::config::Credentials {
-    aws_sdk_kms::config::Credentials::new(key, secret, None, None, "tests/pull.rs")
+    aws_sdk_kms::config::Credentials::new(key, secret, None, None, "tests/suite/pull.rs")
 }
 
 fn kms(server: &Server, who: (&str, &str)) -> aws_sdk_kms::Client {

@@ -671,6 +671,35 @@ async fn refused_signatures_get_kms_errors_and_every_call_reaches_the_trail() {
         .send()
         .await
         .expect_err("carol has no identity policy");
+    // Creating a key is an IAM permission (resource "*"): without an identity policy that
+    // allows kms:CreateKey, carol cannot create one, and no key appears.
+    let refused = carol
+        .create_key()
+        .description("carol's key")
+        .send()
+        .await
+        .expect_err("kms:CreateKey needs an identity policy");
+    assert_eq!(refused.code(), Some("AccessDeniedException"), "{refused:?}");
+    assert_eq!(
+        refused.message(),
+        Some(
+            "User: arn:aws:sts::111122223333:assumed-role/app/worker is not authorized to \
+             perform: kms:CreateKey on resource: * because no identity-based policy allows the \
+             kms:CreateKey action"
+        )
+    );
+    let keys = carol
+        .list_keys()
+        .send()
+        .await
+        .expect_err("kms:ListKeys is IAM's too");
+    assert_eq!(keys.code(), Some("AccessDeniedException"), "{keys:?}");
+    let listed = alice.list_keys().send().await.expect("alice lists keys");
+    assert_eq!(
+        listed.keys().len(),
+        2,
+        "the two seeded keys only: {listed:?}"
+    );
 
     let wrong = server.client((ALICE.0, "not-her-secret"));
     let err = wrong.list_keys().send().await.expect_err("bad signature");
@@ -721,6 +750,19 @@ async fn refused_signatures_get_kms_errors_and_every_call_reaches_the_trail() {
         "arn:aws:iam::111122223333:role/app"
     );
     assert_eq!(denied["userIdentity"]["accessKeyId"], CAROL.0);
+    let refused_create = records
+        .iter()
+        .find(|r| r["eventName"] == "CreateKey")
+        .expect("carol's refused CreateKey is recorded");
+    assert_eq!(refused_create["errorCode"], "AccessDeniedException");
+    assert_eq!(
+        refused_create["userIdentity"]["arn"],
+        "arn:aws:sts::111122223333:assumed-role/app/worker"
+    );
+    assert!(
+        refused_create["responseElements"].is_null(),
+        "{refused_create}"
+    );
 
     let bad = records
         .iter()

@@ -5,8 +5,6 @@
 //! Each expected record is the reference example with only the adjustments listed above it
 //! (current-format fields, invalid JSON repaired, doc typos fixed).
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use serde_json::json;
@@ -20,7 +18,9 @@ use kms_audit::trail::problem::{Location, Problem};
 use kms_audit::trail::record::Record;
 use kms_audit::trail::shape::{read_records, RecordSink};
 
-use common::{assert_log_file_key, assert_same, member, node, relative_keys, time, Node, ACCOUNT};
+use crate::common::{
+    assert_log_file_key, assert_same, member, node, relative_keys, time, Node, ACCOUNT,
+};
 
 fn emitted(event: &AuditEvent) -> String {
     let mut out = Vec::new();

@@ -2,8 +2,6 @@
 //! GenerateRandom, Sign/Verify, GetPublicKey, GenerateMac/VerifyMac and RSA Encrypt/Decrypt,
 //! with the CloudTrail record each call leaves (and no secret in it).
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
@@ -28,7 +26,7 @@ use kms_audit::kms::engine::ops::verify::{self, Verify};
 use kms_audit::kms::engine::ops::verify_mac::{self, VerifyMac};
 use kms_audit::kms::engine::{Caller, Engine};
 
-use common::{
+use crate::common::{
     admin, assert_error, assert_no_secrets, context, last, missing_key, record_json, setup, user,
     user_arn, Kms, ACCOUNT, REGION,
 };
@@ -636,8 +634,9 @@ fn generate_random_is_account_level() {
         "{rec}"
     );
     assert_no_secrets(&event, &[r.plaintext.bytes()]);
-    // No key, so no key policy to deny it.
-    engine
+    // No key, so no key policy takes part: IAM alone decides, and `app` has no identity
+    // policy.
+    let denied = engine
         .call::<GenerateRandom>(
             &user("app"),
             REGION,
@@ -646,7 +645,13 @@ fn generate_random_is_account_level() {
                 custom_key_store_id: None,
             },
         )
-        .expect("any caller");
+        .expect_err("kms:GenerateRandom needs an identity policy");
+    assert_eq!(
+        denied.message,
+        "User: arn:aws:iam::111122223333:user/app is not authorized to perform: \
+         kms:GenerateRandom on resource: * because no identity-based policy allows the \
+         kms:GenerateRandom action"
+    );
     for (n, text) in [
         (Some(0), "greater than or equal to 1"),
         (Some(1025), "less than or equal to 1024"),

@@ -16,8 +16,6 @@
 //! 3. Secrets: no plaintext, data key, private key, random bytes, message, MAC, signature,
 //!    key material or import token appears in any byte of the trail or in any error message.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -76,7 +74,8 @@ use kms_audit::kms::engine::ops::Tag;
 use kms_audit::kms::policy::default_policy::default_key_policy;
 use serde_json::Value;
 
-use common::{
+use crate::common;
+use crate::common::{
     admin, admin_role, app, app_role, context, id_of, node, other_account_role, service, setup,
     shared_key_policy, start, time, user, user_arn, via, wrap, Kms, Node, ACCOUNT, OTHER_ACCOUNT,
     REGION, SEED,
@@ -84,7 +83,7 @@ use common::{
 
 // ================================================================ the AWS examples
 
-const EXAMPLES: &str = include_str!("fixtures/aws-examples/kms-doc-examples.json");
+const EXAMPLES: &str = include_str!("../fixtures/aws-examples/kms-doc-examples.json");
 
 /// The 49 verbatim AWS records, in document order.
 fn examples() -> &'static [Node] {

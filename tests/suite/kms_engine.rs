@@ -1,8 +1,6 @@
 //! The KMS engine end to end in process: operations, authorization, lifecycle on a
 //! simulated clock, and one audited CloudTrail record per call.
 
-mod common;
-
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -16,7 +14,14 @@ use kms_audit::kms::engine::ops::key_state::{self, DisableKey};
 use kms_audit::kms::engine::ops::rotation::{GetKeyRotationStatus, KeyRequest};
 use kms_audit::kms::engine::ops::schedule_key_deletion::{self, ScheduleKeyDeletion};
 
-use common::{admin, app, assert_error, setup, ACCOUNT, REGION};
+use kms_audit::kms::engine::ops::generate_random::{self, GenerateRandom};
+use kms_audit::kms::engine::ops::list_aliases::{self, ListAliases};
+use kms_audit::kms::engine::ops::list_keys::{self, ListKeys};
+use kms_audit::kms::engine::ops::Tag;
+
+use crate::common::{
+    account_root, admin, app, assert_error, setup, user, user_arn, ACCOUNT, REGION,
+};
 
 #[test]
 fn encrypt_decrypt_round_trip_with_one_record_per_call() {
@@ -55,6 +60,110 @@ fn callers_without_permission_are_denied_and_audited() {
         denied.message
     );
     assert_error(&kms.last(), "AccessDeniedException");
+}
+
+/// `CreateKey`, `ListKeys`, `ListAliases`, `GenerateRandom` and `ListRetirableGrants` act on
+/// the account (resource `*`): IAM alone decides, so the caller's identity policies must
+/// allow them (the account root always may), and a denied `CreateKey` makes no key.
+#[test]
+fn account_level_operations_need_an_identity_policy() {
+    let only_symmetric = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"kms:CreateKey","Resource":"*",
+         "Condition":{"StringEquals":{"kms:KeySpec":"SYMMETRIC_DEFAULT"}}},
+        {"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"}]}"#;
+    let kms = setup()
+        .policy(&user_arn("creator"), only_symmetric)
+        .memory();
+    let app_denied = kms
+        .call::<CreateKey>(&app(), create_key::Request::default())
+        .expect_err("app has no identity policy");
+    assert_eq!(app_denied.kind, KmsErrorKind::AccessDenied);
+    assert_eq!(
+        app_denied.message,
+        "User: arn:aws:iam::111122223333:user/app is not authorized to perform: kms:CreateKey \
+         on resource: * because no identity-based policy allows the kms:CreateKey action"
+    );
+    assert_error(&kms.last(), "AccessDeniedException");
+    assert!(kms.last_record()["responseElements"].is_null());
+    for (name, result) in [
+        (
+            "ListKeys",
+            kms.call::<ListKeys>(&app(), list_keys::Request::default())
+                .map(drop),
+        ),
+        (
+            "ListAliases",
+            kms.call::<ListAliases>(&app(), list_aliases::Request::default())
+                .map(drop),
+        ),
+        (
+            "GenerateRandom",
+            kms.call::<GenerateRandom>(
+                &app(),
+                generate_random::Request {
+                    number_of_bytes: Some(16),
+                    ..Default::default()
+                },
+            )
+            .map(drop),
+        ),
+    ] {
+        let err = result.expect_err(name);
+        assert_eq!(err.kind, KmsErrorKind::AccessDenied, "{name}");
+        assert!(
+            err.message.contains(&format!("kms:{name} on resource: *")),
+            "{name}: {}",
+            err.message
+        );
+    }
+
+    // The identity policy's conditions see the request's key spec.
+    let creator = user("creator");
+    kms.call::<CreateKey>(&creator, create_key::Request::default())
+        .expect("a symmetric key is allowed");
+    let rsa = kms
+        .call::<CreateKey>(
+            &creator,
+            create_key::Request {
+                key_spec: Some("RSA_2048".into()),
+                key_usage: Some("SIGN_VERIFY".into()),
+                ..Default::default()
+            },
+        )
+        .expect_err("only symmetric keys");
+    assert_eq!(rsa.kind, KmsErrorKind::AccessDenied);
+    // Tags need kms:TagResource too, named without a resource as AWS does.
+    let tagged = kms
+        .call::<CreateKey>(
+            &creator,
+            create_key::Request {
+                tags: vec![Tag {
+                    tag_key: "team".into(),
+                    tag_value: "payments".into(),
+                }],
+                ..Default::default()
+            },
+        )
+        .expect_err("kms:TagResource is not allowed");
+    assert_eq!(
+        tagged.message,
+        "User: arn:aws:iam::111122223333:user/creator is not authorized to perform: \
+         kms:TagResource because no identity-based policy allows the kms:TagResource action"
+    );
+    let listed = kms
+        .call::<ListKeys>(&creator, list_keys::Request::default())
+        .expect("creator may list keys");
+    assert_eq!(
+        listed.keys.len(),
+        1,
+        "only the one allowed CreateKey made a key"
+    );
+
+    // The account root needs no identity policy.
+    let root = kms
+        .call::<CreateKey>(&account_root(), create_key::Request::default())
+        .expect("root creates keys");
+    assert!(root.key_metadata.arn.contains(ACCOUNT));
 }
 
 #[test]

@@ -98,7 +98,17 @@ pub fn user(name: &str) -> Caller {
     }
 }
 
+/// The root user of [`ACCOUNT`].
+pub fn account_root() -> Caller {
+    Caller {
+        identity: CallerIdentity::root(ACCOUNT),
+        principal: format!("arn:aws:iam::{ACCOUNT}:root"),
+        ..user("root")
+    }
+}
+
 /// The admin user: its identity policy allows `kms:*`.
+
 pub fn admin() -> Caller {
     user("admin")
 }

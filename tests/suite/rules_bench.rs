@@ -4,7 +4,7 @@
 //! ```sh
 //! gen-trail --out /tmp/trail --events 500000
 //! kms-audit ingest /tmp/trail --lake /tmp/lake
-//! KMS_AUDIT_BENCH_LAKE=/tmp/lake cargo test --release --test rules_bench -- --ignored --nocapture
+//! KMS_AUDIT_BENCH_LAKE=/tmp/lake cargo test --release --test suite rules_bench:: -- --ignored --nocapture
 //! ```
 //!
 //! The shortcuts: the views' loader folds away the cryptographic calls the views do not need

@@ -127,7 +127,7 @@ fn broken_documents_are_refused() {
 // ---------------------------------------------------------------------------------------
 // The generated report
 
-/// The fixed catalog, rules, waivers and trail of tests/report.rs (every status reached),
+/// The fixed catalog, rules, waivers and trail of tests/suite/report.rs (every status reached),
 /// independent of the bundled pack: the golden file comes from them.
 const FIXTURE_FRAMEWORK: &str = "acme-key-standard";
 const FIXTURE: [&str; 8] = [
@@ -201,7 +201,7 @@ fn golden(name: &str, actual: &str) {
             .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
         panic!(
             "{name} differs from the golden file at line {}:\n  golden: {:?}\n  actual: {:?}\n\
-             After an intended change: UPDATE_GOLDEN=1 cargo test --release --test report_oscal",
+             After an intended change: UPDATE_GOLDEN=1 cargo test --release --test suite report_oscal::",
             line + 1,
             expected.lines().nth(line).unwrap_or_default(),
             actual.lines().nth(line).unwrap_or_default()

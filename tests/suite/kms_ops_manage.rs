@@ -2,8 +2,6 @@
 //! updates and deletion, descriptions, key policies, on-demand rotation and its history,
 //! and tags, each with its CloudTrail record.
 
-mod common;
-
 use chrono::Duration;
 use kms_audit::kms::audit::{AuditEvent, MemorySink};
 use kms_audit::kms::engine::error::KmsErrorKind;
@@ -25,7 +23,8 @@ use kms_audit::kms::engine::ops::update_key_description::{self, UpdateKeyDescrip
 use kms_audit::kms::engine::ops::Tag;
 use serde_json::{json, Value};
 
-use common::{
+use crate::common;
+use crate::common::{
     admin, app, assert_no_secrets, epoch, id_of, kind, missing_key, setup, start, Kms, ACCOUNT,
     REGION,
 };

@@ -9,9 +9,9 @@
 //! catalog (tests/fixtures/report/catalog.yml), with the report date fixed by
 //! KMS_AUDIT_REPORT_DATE, so the bundled pack can change without touching them. After an
 //! intended output change, regenerate them with
-//! `UPDATE_GOLDEN=1 cargo test --release --locked --test report` and review the diff. The
+//! `UPDATE_GOLDEN=1 cargo test --release --locked --test suite report::` and review the diff. The
 //! example reports in reports/ (from sample-logs/) are refreshed with
-//! `UPDATE_REPORTS=1 cargo test --release --locked --test report example_reports`.
+//! `UPDATE_REPORTS=1 cargo test --release --locked --test suite report::example_reports`.
 
 use std::path::{Path, PathBuf};
 
@@ -124,14 +124,14 @@ fn golden(name: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
         panic!(
-            "{}: {err}; run UPDATE_GOLDEN=1 cargo test --release --locked --test report",
+            "{}: {err}; run UPDATE_GOLDEN=1 cargo test --release --locked --test suite report::",
             path.display()
         )
     });
     assert!(
         expected == actual,
         "{} differs from the output; if the change is intended, run \
-         UPDATE_GOLDEN=1 cargo test --release --locked --test report and review the diff\n\
+         UPDATE_GOLDEN=1 cargo test --release --locked --test suite report:: and review the diff\n\
          --- actual ---\n{actual}",
         path.display()
     );
@@ -689,7 +689,7 @@ fn example_reports_are_current() {
     assert!(
         stale.is_empty(),
         "example reports out of date: {stale:#?}\nrefresh them with \
-         UPDATE_REPORTS=1 cargo test --release --locked --test report example_reports \
+         UPDATE_REPORTS=1 cargo test --release --locked --test suite report::example_reports \
          and review the diff"
     );
 }

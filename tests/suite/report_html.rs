@@ -1,17 +1,17 @@
 //! `kms-audit report --format html`: the self-contained HTML report, checked in headless
-//! Chromium (tests/browser/: screenshot, print, no console errors, no loads), for external
+//! Chromium (tests/suite/browser/: screenshot, print, no console errors, no loads), for external
 //! references in its markup, and against its golden file.
 //!
-//! The browser tests skip loudly when Chromium is missing (see tests/browser/mod.rs); `.ci/run`
+//! The browser tests skip loudly when Chromium is missing (see tests/suite/browser/mod.rs); `.ci/run`
 //! installs it and sets `KMS_AUDIT_REQUIRE_BROWSER` so that CI cannot skip them.
 
-mod browser;
+use crate::browser;
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// The fixed catalog, rules, waivers and trail of tests/report.rs (every status reached),
+/// The fixed catalog, rules, waivers and trail of tests/suite/report.rs (every status reached),
 /// independent of the bundled pack: the golden file comes from them.
 const FIXTURE_FRAMEWORK: &str = "acme-key-standard";
 const FIXTURE: [&str; 8] = [
@@ -182,7 +182,7 @@ fn golden(name: &str, actual: &str) {
             .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
         panic!(
             "{name} differs from the golden file at line {}:\n  golden: {:?}\n  actual: {:?}\n\
-             After an intended change: UPDATE_GOLDEN=1 cargo test --release --test report_html",
+             After an intended change: UPDATE_GOLDEN=1 cargo test --release --test suite report_html::",
             line + 1,
             expected.lines().nth(line).unwrap_or_default(),
             actual.lines().nth(line).unwrap_or_default()

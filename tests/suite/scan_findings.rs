@@ -6,7 +6,7 @@
 //! The golden files in tests/golden/ come from a fixed trail
 //! (tests/fixtures/findings/trail/) and fixed rules (tests/fixtures/findings/rules/), so the
 //! bundled pack can grow without touching them. After an intended output change, regenerate
-//! them with `UPDATE_GOLDEN=1 cargo test --release --test scan_findings` and review the diff.
+//! them with `UPDATE_GOLDEN=1 cargo test --release --test suite scan_findings::` and review the diff.
 
 use std::path::{Path, PathBuf};
 
@@ -93,14 +93,14 @@ fn golden(name: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
         panic!(
-            "{}: {err}; run UPDATE_GOLDEN=1 cargo test --release --test scan_findings",
+            "{}: {err}; run UPDATE_GOLDEN=1 cargo test --release --test suite scan_findings::",
             path.display()
         )
     });
     assert!(
         expected == actual,
         "{} differs from the output; if the change is intended, run \
-         UPDATE_GOLDEN=1 cargo test --release --test scan_findings and review the diff\n\
+         UPDATE_GOLDEN=1 cargo test --release --test suite scan_findings:: and review the diff\n\
          --- actual ---\n{actual}",
         path.display()
     );

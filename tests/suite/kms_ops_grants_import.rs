@@ -3,13 +3,11 @@
 //! `DeleteImportedKeyMaterial`) through the engine: behaviour, errors, and the CloudTrail
 //! record of every call.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Duration;
-use kms_audit::kms::audit::{CallerIdentity, MemorySink};
+use kms_audit::kms::audit::MemorySink;
 use kms_audit::kms::engine::error::KmsErrorKind;
 use kms_audit::kms::engine::ops::blob::Blob;
 use kms_audit::kms::engine::ops::create_grant::{self, Constraints, CreateGrant};
@@ -27,9 +25,10 @@ use kms_audit::kms::engine::ops::retire_grant::{
 use kms_audit::kms::engine::{Caller, Engine};
 use serde_json::{json, Value};
 
-use common::{
-    admin, app, assert_no_secrets, check_record, epoch, last, missing_key, setup, start, user,
-    user_arn, wrap, Kms, ACCOUNT, REGION,
+use crate::common;
+use crate::common::{
+    account_root, admin, app, assert_no_secrets, check_record, epoch, last, missing_key, setup,
+    start, user, user_arn, wrap, Kms, ACCOUNT, REGION,
 };
 
 /// `admin` may do anything in KMS; `granter` may create grants only for AWS resources and only
@@ -589,11 +588,7 @@ fn retire_grant_is_for_the_principals_the_grant_names() {
             grant_request(&key, &user_arn("app"), &["Encrypt"]),
         )
         .expect("grant");
-    let root = Caller {
-        identity: CallerIdentity::root(ACCOUNT),
-        principal: format!("arn:aws:iam::{ACCOUNT}:root"),
-        ..admin()
-    };
+    let root = account_root();
     engine
         .call::<RetireGrant>(
             &root,
