@@ -11,17 +11,16 @@
 //! after installing both into a virtual environment: then it fails.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PSS_2048_8192_SHA256};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
+
+use crate::server::{trail_records, ServerProcess};
 
 /// The account both identities belong to, and the server's Region.
 const ACCOUNT: &str = "111122223333";
@@ -37,14 +36,9 @@ const BOB_SECRET: &str = "bob-secret-access-key";
 const BOB_ARN: &str = "arn:aws:iam::111122223333:user/bob";
 /// Set to `1` to make a missing client a failure instead of a skip.
 const REQUIRE_CLIENTS: &str = "KMS_AUDIT_REQUIRE_CLIENTS";
-/// How long the server may take to say where it listens.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long to wait for the records of the client's calls to reach the trail directory.
 const TRAIL_TIMEOUT: Duration = Duration::from_secs(30);
-/// The line the server prints on stderr once it is bound.
-const LISTENING: &str = "listening on http://";
 /// The store's root key (64 hex digits), given through the environment.
-const ROOT_KEY_ENV: &str = "KMS_AUDIT_ROOT_KEY";
 const ROOT_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// The server's configuration: two SigV4 credentials mapped to IAM users, Alice's identity
@@ -131,12 +125,11 @@ fn aws_cli(test: &str) -> Option<(String, String)> {
     }
 }
 
-/// A running `kms-audit kms serve` in a temporary directory, killed when dropped.
+/// A running `kms-audit kms serve` in a temporary directory, stopped when dropped.
 struct Server {
-    child: Child,
+    process: ServerProcess,
     endpoint: String,
     trail: PathBuf,
-    stderr: Arc<Mutex<String>>,
     dir: tempfile::TempDir,
 }
 
@@ -144,92 +137,29 @@ impl Server {
     fn start() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let trail = dir.path().join("trail");
-        let data = dir.path().join("data");
         let config_path = dir.path().join("kms.yaml");
         std::fs::write(&config_path, config(&trail)).expect("write the config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kms-audit"))
-            .args(["kms", "serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config_path)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--trail-dir")
-            .arg(&trail)
-            .env(ROOT_KEY_ENV, ROOT_KEY_HEX)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start kms-audit kms serve");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let pipe = child.stderr.take().expect("stderr is piped");
-        let log = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split(LISTENING).nth(1) {
-                    let _ = tx.send(rest.trim().to_owned());
-                }
-                let mut log = log
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let address = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(address) => address,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "the server did not print `{LISTENING}…` within {START_TIMEOUT:?}; stderr:\n{}",
-                    stderr.lock().map(|s| s.clone()).unwrap_or_default()
-                );
-            }
-        };
+        let process = ServerProcess::start(
+            &config_path,
+            &dir.path().join("data"),
+            Some(&trail),
+            Some(ROOT_KEY_HEX),
+        );
         Self {
-            child,
-            endpoint: format!("http://{address}"),
+            endpoint: process.url.clone(),
+            process,
             trail,
-            stderr,
             dir,
         }
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        self.process.stderr()
     }
 
     /// Every CloudTrail record delivered so far (log files only, digests skipped).
     fn records(&self) -> Vec<Value> {
-        let mut records = Vec::new();
-        for entry in walkdir::WalkDir::new(&self.trail)
-            .into_iter()
-            .filter_map(Result::ok)
-        {
-            let path = entry.path();
-            let name = path.to_string_lossy();
-            if !name.ends_with(".json.gz") || name.contains("CloudTrail-Digest") {
-                continue;
-            }
-            let Ok(file) = std::fs::File::open(path) else {
-                continue;
-            };
-            let mut text = String::new();
-            if flate2::read::MultiGzDecoder::new(file)
-                .read_to_string(&mut text)
-                .is_err()
-            {
-                continue; // still being written
-            }
-            if let Ok(body) = serde_json::from_str::<Value>(&text) {
-                if let Some(list) = body.get("Records").and_then(Value::as_array) {
-                    records.extend(list.iter().cloned());
-                }
-            }
-        }
-        records
+        trail_records(&self.trail)
     }
 
     /// Waits until the trail holds a record for every `(caller ARN, eventName)` in `wanted`
@@ -264,14 +194,6 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(250));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = &self.dir;
     }
 }
 

@@ -4,18 +4,16 @@
 //! call. Also: the server refuses to run without its root key, or with another one.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_kms::config::{Credentials, Region};
 use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::Client;
-use serde_json::Value;
+
+use crate::server::{trail_records, ServerProcess, StartFailure};
 
 const ACCOUNT: &str = "111122223333";
 const ACCESS_KEY: &str = "AKIAEXAMPLEALICE0001";
@@ -43,146 +41,23 @@ trail:
     )
 }
 
-/// A running server process.
-struct Server {
-    child: Child,
-    url: String,
-}
-
 /// Starts `kms-audit kms serve` on a free port over `dir/data` and `dir/trail`, with the
-/// root key in the environment (`root_key`: `None` leaves it out); the server's stderr, or
-/// the lines it printed before failing.
-fn spawn(dir: &Path, root_key: Option<&str>) -> Result<Server, (Option<i32>, Vec<String>)> {
+/// root key in the environment (`root_key`: `None` leaves it out).
+fn spawn(dir: &Path, root_key: Option<&str>) -> Result<ServerProcess, StartFailure> {
     let config = dir.join("kms.yml");
     std::fs::write(&config, config_text(&dir.join("trail"))).expect("config");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kms-audit"));
-    command
-        .args(["kms", "serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .env_remove("KMS_AUDIT_ROOT_KEY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    if let Some(key) = root_key {
-        command.env("KMS_AUDIT_ROOT_KEY", key);
-    }
-    let mut child = command.spawn().expect("start the server");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stderr).lines();
-        for line in lines.by_ref().map_while(Result::ok) {
-            let started = line.strip_prefix("listening on ").map(str::to_owned);
-            let _ = tx.send((line, started.is_some()));
-            if started.is_some() {
-                break;
-            }
-        }
-        // Keep draining so the server never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let mut seen = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok((line, true)) => {
-                let url = line.trim_start_matches("listening on ").to_owned();
-                return Ok(Server { child, url });
-            }
-            Ok((line, false)) => seen.push(line),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                // stderr closed before the server listened: it exited.
-                let status = child.wait().ok();
-                return Err((status.and_then(|s| s.code()), seen));
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err((None, seen));
-            }
-        }
-    }
+    ServerProcess::spawn(&config, &dir.join("data"), None, root_key)
 }
 
-impl Server {
-    fn start(dir: &Path) -> Self {
-        spawn(dir, Some(ROOT_KEY_HEX)).unwrap_or_else(|(code, lines)| {
-            panic!("the server did not start ({code:?}): {lines:?}")
-        })
-    }
-
-    fn client(&self) -> Client {
-        let config = aws_sdk_kms::Config::builder()
-            .behavior_version_latest()
-            .endpoint_url(&self.url)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
-            .build();
-        Client::from_conf(config)
-    }
-
-    /// `kill -9`: no chance to flush or deliver anything.
-    fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-
-    /// SIGTERM, and wait for the clean stop (which delivers the trail).
-    fn stop(mut self) {
-        terminate(&mut self.child);
-    }
+/// [`spawn`] with the right root key, failing the test when the server does not start.
+fn start(dir: &Path) -> ServerProcess {
+    spawn(dir, Some(ROOT_KEY_HEX))
+        .unwrap_or_else(|failure| panic!("the server did not start: {failure:?}"))
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
-    }
-}
-
-fn terminate(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    for _ in 0..600 {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Every record delivered under `trail` (log files, not digests).
-fn trail_records(trail: &Path) -> Vec<Value> {
-    let mut records = Vec::new();
-    let mut stack = vec![trail.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path: PathBuf = entry.path();
-            let name = path.to_string_lossy().into_owned();
-            if path.is_dir() {
-                if !name.ends_with("CloudTrail-Digest") {
-                    stack.push(path);
-                }
-            } else if name.ends_with(".json.gz") {
-                let mut text = String::new();
-                flate2::read::GzDecoder::new(std::fs::File::open(&path).expect("trail file"))
-                    .read_to_string(&mut text)
-                    .expect("gzip");
-                let json: Value = serde_json::from_str(&text).expect("json");
-                records.extend(json["Records"].as_array().cloned().unwrap_or_default());
-            }
-        }
-    }
-    records
+/// A client signing as the configured identity.
+fn client(server: &ServerProcess) -> Client {
+    server.client((ACCESS_KEY, SECRET_KEY))
 }
 
 /// The `requestID`s in the trail.
@@ -264,14 +139,14 @@ async fn load(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_call_survives_kill_9() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path());
+    let server = start(dir.path());
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
     let count = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|worker| {
             tokio::spawn(load(
-                server.client(),
+                client(&server),
                 worker,
                 Arc::clone(&acked),
                 Arc::clone(&count),
@@ -298,8 +173,8 @@ async fn every_acknowledged_call_survives_kill_9() {
     assert!(acked.keys.len() >= CLIENTS, "{} keys", acked.keys.len());
     assert!(acked.ciphertexts.len() >= CALLS_BEFORE_KILL / 2);
 
-    let server = Server::start(dir.path());
-    let client = server.client();
+    let server = start(dir.path());
+    let client = client(&server);
     for key_id in &acked.keys {
         let described = client
             .describe_key()
@@ -356,8 +231,8 @@ async fn every_acknowledged_call_survives_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_reach_the_trail_within_the_flush_interval() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path());
-    let client = server.client();
+    let server = start(dir.path());
+    let client = client(&server);
     let created = client.create_key().send().await.expect("create");
     let request_id = created.request_id().expect("request id").to_owned();
     let trail = dir.path().join("trail");
@@ -377,25 +252,25 @@ async fn records_reach_the_trail_within_the_flush_interval() {
 fn the_server_needs_its_root_key() {
     let dir = tempfile::tempdir().expect("temp dir");
     // None: it says how to make one.
-    let Err((code, lines)) = spawn(dir.path(), None) else {
+    let Err(failure) = spawn(dir.path(), None) else {
         panic!("started without a root key");
     };
-    assert_eq!(code, Some(2), "{lines:?}");
-    let text = lines.join("\n");
+    assert_eq!(failure.code, Some(2), "{failure:?}");
+    let text = failure.stderr;
     assert!(text.contains("head -c 32 /dev/urandom"), "{text}");
 
     // The right one opens the store; another one is refused, naming the data directory.
-    Server::start(dir.path()).stop();
+    start(dir.path()).stop();
     let other = "ff".repeat(32);
-    let Err((code, lines)) = spawn(dir.path(), Some(&other)) else {
+    let Err(failure) = spawn(dir.path(), Some(&other)) else {
         panic!("started with another root key");
     };
-    assert_eq!(code, Some(2), "{lines:?}");
-    let text = lines.join("\n");
+    assert_eq!(failure.code, Some(2), "{failure:?}");
+    let text = failure.stderr;
     assert!(text.contains("does not open the store"), "{text}");
     assert!(
         text.contains(&dir.path().join("data").display().to_string()),
         "{text}"
     );
-    Server::start(dir.path()).stop();
+    start(dir.path()).stop();
 }

@@ -2,22 +2,17 @@
 //! override: the binary is started on a free loopback port with a temporary configuration,
 //! data directory and trail directory, and every check goes over HTTP with SigV4.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::Path;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
-use aws_sdk_kms::config::{Credentials, Region};
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     DataKeySpec, EncryptionAlgorithmSpec, GrantOperation, KeySpec, KeyState, KeyUsageType,
     MacAlgorithmSpec, RotationType, SigningAlgorithmSpec,
 };
-use aws_sdk_kms::Client;
-use serde_json::Value;
+
+use crate::server::{trail_records, ServerProcess};
 
 const ACCOUNT: &str = "111122223333";
 const ALICE: (&str, &str) = ("AKIAEXAMPLEALICE0001", "alice-secret");
@@ -71,126 +66,12 @@ trail:
 }
 
 /// A running server; SIGTERM on drop.
-struct Server {
-    child: Child,
-    url: String,
-    port: u16,
-}
-
-impl Server {
-    fn start(dir: &Path, extra: &str) -> Self {
-        let trail = dir.join("trail");
-        let config = dir.join("kms.yml");
-        std::fs::write(&config, config_text(&trail, extra)).expect("config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kms-audit"))
-            .args(["kms", "serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .env("KMS_AUDIT_ROOT_KEY", ROOT_KEY_HEX)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stderr).lines();
-            for line in lines.by_ref().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(Ok(url.to_owned()));
-                    break;
-                }
-                let _ = tx.send(Err(line));
-            }
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let mut seen = Vec::new();
-        let url = loop {
-            match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(Ok(url)) => break url,
-                Ok(Err(line)) => seen.push(line),
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("the server did not start: {seen:?}");
-                }
-            }
-        };
-        let port = url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port");
-        Self { child, url, port }
-    }
-
-    fn client(&self, (key, secret): (&str, &str)) -> Client {
-        let config = aws_sdk_kms::Config::builder()
-            .behavior_version_latest()
-            .endpoint_url(&self.url)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
-            .build();
-        Client::from_conf(config)
-    }
-
-    /// Stops the server with SIGTERM (it delivers the trail first) and waits for it.
-    fn stop(mut self) {
-        terminate(&mut self.child);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
-    }
-}
-
-fn terminate(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    for _ in 0..300 {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Every record delivered under `trail`.
-fn trail_records(trail: &Path) -> Vec<Value> {
-    let mut records = Vec::new();
-    let mut stack = vec![trail.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path: PathBuf = entry.path();
-            if path.is_dir() {
-                if !path.ends_with("CloudTrail-Digest") {
-                    stack.push(path);
-                }
-            } else if path.to_string_lossy().ends_with(".json.gz") {
-                let file = std::fs::File::open(&path).expect("trail file");
-                let mut text = String::new();
-                flate2::read::MultiGzDecoder::new(file)
-                    .read_to_string(&mut text)
-                    .expect("gzip");
-                let json: Value = serde_json::from_str(&text).expect("json");
-                records.extend(json["Records"].as_array().cloned().unwrap_or_default());
-            }
-        }
-    }
-    records
+/// Starts the server over `dir` (configuration `dir/kms.yml` from [`config_text`] with
+/// `extra`, data in `dir/data`, trail in `dir/trail`).
+fn start(dir: &Path, extra: &str) -> ServerProcess {
+    let config = dir.join("kms.yml");
+    std::fs::write(&config, config_text(&dir.join("trail"), extra)).expect("config");
+    ServerProcess::start(&config, &dir.join("data"), None, Some(ROOT_KEY_HEX))
 }
 
 fn aead(key: &[u8]) -> LessSafeKey {
@@ -200,7 +81,7 @@ fn aead(key: &[u8]) -> LessSafeKey {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rust_sdk_runs_every_kind_of_key_against_the_server() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), "");
+    let server = start(dir.path(), "");
     let alice = server.client(ALICE);
 
     // The seeded key: fixed id, reachable by its alias, usable at once.
@@ -654,7 +535,7 @@ async fn the_rust_sdk_runs_every_kind_of_key_against_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_signatures_get_kms_errors_and_every_call_reaches_the_trail() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), "");
+    let server = start(dir.path(), "");
     let port = server.port;
     let alice = server.client(ALICE);
     alice
@@ -782,7 +663,7 @@ async fn refused_signatures_get_kms_errors_and_every_call_reaches_the_trail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn automatic_rotation_runs_when_the_clock_has_moved_on() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), "");
+    let server = start(dir.path(), "");
     let alice = server.client(ALICE);
     alice
         .enable_key_rotation()
@@ -801,7 +682,7 @@ async fn automatic_rotation_runs_when_the_clock_has_moved_on() {
     server.stop();
 
     // The same store, 91 days later on the engine's clock: the rotation is due at start.
-    let server = Server::start(dir.path(), "clock_offset: 91d");
+    let server = start(dir.path(), "clock_offset: 91d");
     let alice = server.client(ALICE);
     let rotations = alice
         .list_key_rotations()

@@ -8,6 +8,7 @@
 
 mod browser;
 mod common;
+mod server;
 
 mod cli_input;
 mod frameworks;

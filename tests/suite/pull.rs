@@ -3,16 +3,15 @@
 //! and one of another, aws-sdk-cloudtrail looks the events up (attributes, time range,
 //! paging, typed errors), and `kms-audit pull` brings them into a lake that `scan` reads.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Output};
 
 use aws_sdk_cloudtrail::primitives::DateTime as SdkTime;
 use aws_sdk_cloudtrail::types::{Event, LookupAttribute, LookupAttributeKey};
 use aws_sdk_kms::primitives::Blob;
 use serde_json::Value;
+
+use crate::server::ServerProcess;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kms-audit");
 const REGION: &str = "us-east-1";
@@ -26,10 +25,9 @@ const ROOT_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b
 const ALLOW_ALL_KMS: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
 
-/// A running `kms-audit kms serve`, killed when dropped.
+/// A running `kms-audit kms serve` over a temporary directory, stopped when dropped.
 struct Server {
-    child: Child,
-    url: String,
+    process: ServerProcess,
     _dir: tempfile::TempDir,
 }
 
@@ -69,67 +67,26 @@ identity_policies:
             ),
         )
         .expect("config");
-        let mut child = Command::new(BIN)
-            .args(["kms", "serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--trail-dir")
-            .arg(dir.path().join("trail"))
-            .env("KMS_AUDIT_ROOT_KEY", ROOT_KEY)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kms-audit kms serve starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (found, listening) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(at) = line.find("listening on http://") {
-                    if let Some(found) = found.take() {
-                        let _ = found.send(line[at + "listening on ".len()..].trim().to_owned());
-                    }
-                }
-                // Keep reading, so that the server never blocks on a full pipe.
-            }
-        });
-        let url = match listening.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().expect("wait");
-                panic!("the server did not say where it listens ({status})");
-            }
-        };
-        Self {
-            child,
-            url,
-            _dir: dir,
-        }
+        let process = ServerProcess::start(
+            &config,
+            &dir.path().join("data"),
+            Some(&dir.path().join("trail")),
+            Some(ROOT_KEY),
+        );
+        Self { process, _dir: dir }
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Server {
+    type Target = ServerProcess;
+
+    fn deref(&self) -> &ServerProcess {
+        &self.process
     }
 }
 
 fn credentials((key, secret): (&str, &str)) -> aws_sdk_kms::config::Credentials {
     aws_sdk_kms::config::Credentials::new(key, secret, None, None, "tests/suite/pull.rs")
-}
-
-fn kms(server: &Server, who: (&str, &str)) -> aws_sdk_kms::Client {
-    let config = aws_sdk_kms::config::Builder::new()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .endpoint_url(&server.url)
-        .region(aws_sdk_kms::config::Region::new(REGION))
-        .credentials_provider(credentials(who))
-        .build();
-    aws_sdk_kms::Client::from_conf(config)
 }
 
 fn cloudtrail(server: &Server, who: (&str, &str)) -> aws_sdk_cloudtrail::Client {
@@ -181,7 +138,7 @@ fn names(events: &[Event]) -> Vec<&str> {
 /// the first; the deployer session describes the second and encrypts under it; bob, in
 /// another account, creates a key of his own. Returns the two key ARNs of alice's account.
 async fn make_calls(server: &Server) -> (String, String) {
-    let alice = kms(server, ALICE);
+    let alice = server.client(ALICE);
     let first = alice.create_key().send().await.expect("CreateKey");
     let first = first
         .key_metadata()
@@ -209,7 +166,7 @@ async fn make_calls(server: &Server) -> (String, String) {
         .send()
         .await
         .expect("Decrypt");
-    let deployer = kms(server, DEPLOYER);
+    let deployer = server.client(DEPLOYER);
     deployer
         .describe_key()
         .key_id(&second)
@@ -223,7 +180,8 @@ async fn make_calls(server: &Server) -> (String, String) {
         .send()
         .await
         .expect("Encrypt");
-    kms(server, BOB)
+    server
+        .client(BOB)
         .create_key()
         .send()
         .await
@@ -571,7 +529,8 @@ async fn pull_brings_events_into_a_lake_once() {
     assert_eq!(scan(home.path())["events"]["events"], 6);
 
     // New calls: only they are added.
-    kms(&server, DEPLOYER)
+    server
+        .client(DEPLOYER)
         .list_keys()
         .send()
         .await

@@ -116,20 +116,10 @@ pub fn evaluate(
     if key.denied {
         return explicit_deny(key.deny_sid, PolicyType::ResourceBased);
     }
-    // Identity policies belong to IAM users and roles; services and root users have none.
-    let mut identity_allows = false;
-    if !ctx.is_service() {
-        for s in identity_policies
-            .iter()
-            .flat_map(|p| &p.statements)
-            .filter(|s| applies(s, ctx))
-        {
-            match s.effect {
-                Effect::Deny => return explicit_deny(s.sid.clone(), PolicyType::IdentityBased),
-                Effect::Allow => identity_allows = true,
-            }
-        }
-    }
+    let identity_allows = match identity_verdict(identity_policies, ctx) {
+        Ok(allows) => allows,
+        Err(deny) => return deny,
+    };
     let same_account = !ctx.is_service() && ctx.principal_account == ctx.key_account;
     let allowed = if ctx.is_service() {
         key.direct.then_some(Source::KeyPolicy)
@@ -216,19 +206,10 @@ pub fn evaluate_account_action(
             by: Source::AccountRoot,
         };
     }
-    let mut allowed = false;
-    if !ctx.is_service() {
-        for s in identity_policies
-            .iter()
-            .flat_map(|p| &p.statements)
-            .filter(|s| applies(s, ctx))
-        {
-            match s.effect {
-                Effect::Deny => return explicit_deny(s.sid.clone(), PolicyType::IdentityBased),
-                Effect::Allow => allowed = true,
-            }
-        }
-    }
+    let allowed = match identity_verdict(identity_policies, ctx) {
+        Ok(allows) => allows,
+        Err(deny) => return deny,
+    };
     if allowed {
         return Decision::Allow {
             by: Source::IdentityPolicy,
@@ -239,6 +220,31 @@ pub fn evaluate_account_action(
         statement: None,
         policy: PolicyType::IdentityBased,
     }
+}
+
+/// What the caller's identity policies say: whether one allows the request, or the explicit
+/// deny of the first `Deny` statement that applies. Identity policies belong to IAM users and
+/// roles; services (and root users) have none.
+fn identity_verdict(
+    identity_policies: &[PolicyDocument],
+    ctx: &RequestContext,
+) -> Result<bool, Decision> {
+    let mut allows = false;
+    if !ctx.is_service() {
+        for s in identity_policies
+            .iter()
+            .flat_map(|p| &p.statements)
+            .filter(|s| applies(s, ctx))
+        {
+            match s.effect {
+                Effect::Deny => {
+                    return Err(explicit_deny(s.sid.clone(), PolicyType::IdentityBased))
+                }
+                Effect::Allow => allows = true,
+            }
+        }
+    }
+    Ok(allows)
 }
 
 fn applies(s: &Statement, ctx: &RequestContext) -> bool {
