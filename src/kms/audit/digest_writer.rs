@@ -15,7 +15,7 @@
 //! `previousDigestSignature` are `null`; everything else (hashes, chain, periods) is real
 //! and is what `kms-audit` validates ([`crate::trail::digest`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -70,8 +70,10 @@ pub(crate) struct Delivered {
 /// One account and Region's chain.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct Chain {
-    /// Files delivered and not yet listed.
-    pending: Vec<Delivered>,
+    /// Files delivered and not yet listed, in delivery order: a digest takes its files off
+    /// the front, so a long backlog (a simulation writes every digest at its end) is not
+    /// rescanned for each period.
+    pending: VecDeque<Delivered>,
     /// The end of the last digest written.
     until: Option<DateTime<Utc>>,
     /// The last digest written: key and SHA-256 of its bytes.
@@ -215,11 +217,10 @@ impl Chains {
 
     /// Notes a log file of `slot` handed to the writer.
     pub fn delivered(&mut self, slot: &(String, String), file: Delivered) {
-        self.chains
-            .entry(slot.clone())
-            .or_default()
-            .pending
-            .push(file);
+        let pending = &mut self.chains.entry(slot.clone()).or_default().pending;
+        // Files arrive in delivery order as a rule; one that does not goes to its place.
+        let at = pending.partition_point(|f| f.delivery <= file.delivery);
+        pending.insert(at, file);
     }
 
     /// The start of the period holding `time`.
@@ -242,7 +243,7 @@ impl Chains {
     pub fn last_pending(&self) -> Option<DateTime<Utc>> {
         self.chains
             .values()
-            .flat_map(|c| c.pending.iter().map(|f| f.delivery))
+            .filter_map(|c| c.pending.back().map(|f| f.delivery))
             .max()
     }
 
@@ -254,13 +255,11 @@ impl Chains {
         let keys: Vec<(String, String)> = self.chains.keys().cloned().collect();
         for slot in keys {
             let first = match self.chains.get(&slot) {
-                Some(chain) => {
-                    match (chain.until, chain.pending.iter().map(|f| f.delivery).min()) {
-                        (Some(until), _) => until,
-                        (None, Some(delivery)) => self.ceil(delivery)? - period,
-                        (None, None) => continue,
-                    }
-                }
+                Some(chain) => match (chain.until, chain.pending.front().map(|f| f.delivery)) {
+                    (Some(until), _) => until,
+                    (None, Some(delivery)) => self.ceil(delivery)? - period,
+                    (None, None) => continue,
+                },
                 None => continue,
             };
             let mut start = first;
@@ -285,10 +284,8 @@ impl Chains {
         let (account, region) = slot;
         let config = &self.config;
         let chain = self.chains.entry(slot.clone()).or_default();
-        let (listed, rest): (Vec<Delivered>, Vec<Delivered>) = std::mem::take(&mut chain.pending)
-            .into_iter()
-            .partition(|f| f.delivery <= end);
-        chain.pending = rest;
+        let due = chain.pending.partition_point(|f| f.delivery <= end);
+        let listed: Vec<Delivered> = chain.pending.drain(..due).collect();
         let key = digest_file_key(account, region, &config.trail, &config.home_region, end);
         let previous = chain.previous.as_ref();
         let document = DigestJson {
