@@ -15,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
     let cli = cli::Cli::parse();
-    if !matches!(cli.command, cli::Command::Kms(_)) {
+    if matches!(cli.command, cli::Command::Scan(_) | cli::Command::Report(_)) {
         keep_freed_memory();
     }
     match commands::run(cli) {
@@ -60,8 +60,9 @@ fn disable_transparent_huge_pages() {
 /// the system a second after it is freed (as `MIMALLOC_PURGE_DELAY=-1` would). The rule pack
 /// frees and allocates gigabytes of column buffers in waves, and every page handed back
 /// returns as a fresh page fault to be zeroed: keeping them made the pack over a 2 M-event
-/// lake about 5 % faster (bench/README.md). Batch commands end soon after their peak; the
-/// long-running `kms serve` keeps the default.
+/// lake about 5 % faster (bench/README.md). Only the commands that evaluate the rule pack over
+/// a lake (`scan`, `report`), which end soon after their peak, do this; the others, the
+/// long-running `kms serve` among them, keep the default.
 fn keep_freed_memory() {
     use std::ffi::{c_int, c_long};
     extern "C" {
