@@ -12,11 +12,12 @@
 //! - the simulator's sample trail: no integrity finding, no coverage gap.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
+use crate::common::repo_root;
 use kms_audit::ingest::integrity::Integrity;
 use kms_audit::ingest::manifest::Manifest;
 
@@ -27,10 +28,6 @@ const RULES: [&str; 3] = [
     "rules/audit-integrity/log-file-missing-or-modified.yml",
     "rules/audit-integrity/digest-chain-broken.yml",
 ];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -187,7 +184,7 @@ impl Trail {
 /// `kms-audit scan PATH --format json` with the three rules only, plus `args`.
 fn scan(path: &Path, args: &[&str]) -> Value {
     let output = assert_cmd::cargo::cargo_bin_cmd!("kms-audit")
-        .current_dir(root())
+        .current_dir(repo_root())
         .env("NO_COLOR", "1")
         .arg("scan")
         .arg(path)
@@ -527,7 +524,7 @@ fn a_gap_in_coverage_found_and_not_found() {
 
 #[test]
 fn the_sample_trail_is_intact_and_covered() {
-    let report = scan(&root().join("sample-logs"), &["--no-cache"]);
+    let report = scan(&repo_root().join("sample-logs"), &["--no-cache"]);
     assert_eq!(
         findings(&report),
         [],

@@ -13,8 +13,9 @@
 //! example reports in reports/ (from sample-logs/) are refreshed with
 //! `UPDATE_REPORTS=1 cargo test --release --locked --test suite report::example_reports`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::common::{assert_golden, repo_root};
 use serde_json::Value;
 
 const TRAIL: &str = "tests/fixtures/report/trail";
@@ -24,10 +25,6 @@ const CATALOG: &str = "tests/fixtures/report/catalog.yml";
 const WAIVERS: &str = "tests/fixtures/report/waivers.yml";
 const FRAMEWORK: &str = "acme-key-standard";
 const DATE: &str = "2024-05-10";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 struct Run {
     code: i32,
@@ -39,7 +36,7 @@ struct Run {
 /// relative), the report date fixed to `date`.
 fn run(date: &str, args: &[&str]) -> Run {
     let output = assert_cmd::cargo::cargo_bin_cmd!("kms-audit")
-        .current_dir(root())
+        .current_dir(repo_root())
         .env("NO_COLOR", "1")
         .env("KMS_AUDIT_REPORT_DATE", date)
         .arg("report")
@@ -116,25 +113,7 @@ fn reason(report: &Value, id: &str) -> String {
 }
 
 fn golden(name: &str, actual: &str) {
-    let path = root().join("tests/golden/report").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "{}: {err}; run UPDATE_GOLDEN=1 cargo test --release --locked --test suite report::",
-            path.display()
-        )
-    });
-    assert!(
-        expected == actual,
-        "{} differs from the output; if the change is intended, run \
-         UPDATE_GOLDEN=1 cargo test --release --locked --test suite report:: and review the diff\n\
-         --- actual ---\n{actual}",
-        path.display()
-    );
+    assert_golden(&format!("tests/golden/report/{name}"), actual, "report::");
 }
 
 #[test]
@@ -152,7 +131,7 @@ fn each_format_matches_its_golden_file() {
         let path = out.path().join(FRAMEWORK).join(format!("{DATE}.{ext}"));
         let text = std::fs::read_to_string(&path).expect("report written");
         assert!(
-            !text.contains(&root().display().to_string()),
+            !text.contains(&repo_root().display().to_string()),
             "{ext}: the checkout's path leaks into the report"
         );
         golden(&format!("{FRAMEWORK}.{ext}"), &text);
@@ -528,7 +507,7 @@ fn a_lake_run_reads_only_new_log_files() {
     let lake = tempfile::tempdir().expect("tempdir");
     let out = tempfile::tempdir().expect("tempdir");
     std::fs::copy(
-        root().join(TRAIL).join("report-trail.json"),
+        repo_root().join(TRAIL).join("report-trail.json"),
         logs.path().join("day1.json"),
     )
     .expect("copy");
@@ -563,7 +542,7 @@ fn a_lake_run_reads_only_new_log_files() {
         second.stderr
     );
     std::fs::copy(
-        root().join(EXTRA).join("report-extra.json"),
+        repo_root().join(EXTRA).join("report-extra.json"),
         logs.path().join("day2.json"),
     )
     .expect("copy");
@@ -676,7 +655,7 @@ fn example_reports_are_current() {
         for entry in std::fs::read_dir(out.path().join(framework)).expect("reports") {
             let generated = entry.expect("entry").path();
             let name = generated.file_name().expect("name").to_owned();
-            let example = root().join("reports").join(framework).join(&name);
+            let example = repo_root().join("reports").join(framework).join(&name);
             let text = std::fs::read(&generated).expect("read");
             if update {
                 std::fs::create_dir_all(example.parent().expect("parent")).expect("mkdir");
@@ -720,7 +699,7 @@ fn fields(value: &Value, path: &str, out: &mut std::collections::BTreeSet<(Strin
 
 #[test]
 fn every_json_field_and_csv_column_is_documented() {
-    let doc = std::fs::read_to_string(root().join("docs/report-formats.md")).expect("docs");
+    let doc = std::fs::read_to_string(repo_root().join("docs/report-formats.md")).expect("docs");
     let out = tempfile::tempdir().expect("tempdir");
     fixture_report(out.path(), "2024-05-10", &[TRAIL]);
     let compared = fixture_report(

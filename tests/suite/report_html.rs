@@ -9,6 +9,7 @@ use crate::browser;
 
 use std::path::{Path, PathBuf};
 
+use crate::common::{assert_golden, repo_root};
 use serde_json::Value;
 
 /// The fixed catalog, rules, waivers and trail of tests/suite/report.rs (every status reached),
@@ -31,10 +32,6 @@ const HOSTILE_TRAIL: &str = "tests/fixtures/report-formats/hostile-trail.json";
 const WAIVERS: &str = "tests/fixtures/report-formats/waivers.yml";
 const REPORT_DATE: &str = "2024-05-10";
 const FRAMEWORK: &str = "pci-dss-4.0.1";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Where these tests write pages and screenshots (kept for people to look at).
 fn out_dir() -> PathBuf {
@@ -108,7 +105,7 @@ fn the_browser_check_passes_a_clean_page() {
 fn report_html(name: &str, framework: &str, args: &[&str]) -> (PathBuf, String, Value) {
     let out = tempfile::tempdir().expect("tempdir");
     let output = assert_cmd::cargo::cargo_bin_cmd!("kms-audit")
-        .current_dir(root())
+        .current_dir(repo_root())
         .env("NO_COLOR", "1")
         .env("KMS_AUDIT_REPORT_DATE", REPORT_DATE)
         .args([
@@ -167,34 +164,18 @@ fn pages() -> &'static [(&'static str, PathBuf, String)] {
 /// Compares `actual` with tests/golden/report/`name` (beside the other formats' golden
 /// files), or rewrites it when `UPDATE_GOLDEN` is set.
 fn golden(name: &str, actual: &str) {
-    let path = root().join("tests/golden/report").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    if expected != actual {
-        let line = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "{name} differs from the golden file at line {}:\n  golden: {:?}\n  actual: {:?}\n\
-             After an intended change: UPDATE_GOLDEN=1 cargo test --release --test suite report_html::",
-            line + 1,
-            expected.lines().nth(line).unwrap_or_default(),
-            actual.lines().nth(line).unwrap_or_default()
-        );
-    }
+    assert_golden(
+        &format!("tests/golden/report/{name}"),
+        actual,
+        "report_html::",
+    );
 }
 
 #[test]
 fn the_html_report_matches_its_golden_file() {
     let (_, html, _) = report_html("golden", FIXTURE_FRAMEWORK, &FIXTURE);
     assert!(
-        !html.contains(&root().display().to_string()),
+        !html.contains(&repo_root().display().to_string()),
         "the checkout's path leaks into the report"
     );
     golden("acme-key-standard.html", &html);

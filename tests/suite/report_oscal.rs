@@ -9,19 +9,15 @@
 //! below prove it on the schema as shipped (unchanged): NIST's own example validates, a
 //! token that starts with a digit is refused and one with a non-ASCII letter is accepted.
 
-use std::path::PathBuf;
-
+use crate::common::{assert_golden, repo_root};
 use serde_json::Value;
 
 const SCHEMA: &str = "tests/fixtures/schemas/oscal_assessment-results_schema.json";
 const NIST_EXAMPLE: &str = "tests/fixtures/schemas/oscal-ifa-assessment-results-example.json";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn read_json(path: &str) -> Value {
-    let text = std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let text =
+        std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -154,7 +150,7 @@ const FRAMEWORK: &str = "pci-dss-4.0.1";
 fn report(framework: &str, args: &[&str]) -> (Value, String) {
     let out = tempfile::tempdir().expect("tempdir");
     let output = assert_cmd::cargo::cargo_bin_cmd!("kms-audit")
-        .current_dir(root())
+        .current_dir(repo_root())
         .env("NO_COLOR", "1")
         .env("KMS_AUDIT_REPORT_DATE", REPORT_DATE)
         .args([
@@ -186,27 +182,11 @@ fn report(framework: &str, args: &[&str]) -> (Value, String) {
 /// Compares `actual` with tests/golden/report/`name` (beside the other formats' golden
 /// files), or rewrites it when `UPDATE_GOLDEN` is set.
 fn golden(name: &str, actual: &str) {
-    let path = root().join("tests/golden/report").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    if expected != actual {
-        let line = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "{name} differs from the golden file at line {}:\n  golden: {:?}\n  actual: {:?}\n\
-             After an intended change: UPDATE_GOLDEN=1 cargo test --release --test suite report_oscal::",
-            line + 1,
-            expected.lines().nth(line).unwrap_or_default(),
-            actual.lines().nth(line).unwrap_or_default()
-        );
-    }
+    assert_golden(
+        &format!("tests/golden/report/{name}"),
+        actual,
+        "report_oscal::",
+    );
 }
 
 fn results(doc: &Value) -> &Value {
@@ -229,7 +209,7 @@ fn prop<'a>(object: &'a Value, name: &str) -> Option<&'a str> {
 fn the_oscal_report_matches_its_golden_file() {
     let (_, oscal) = report(FIXTURE_FRAMEWORK, &FIXTURE);
     assert!(
-        !oscal.contains(&root().display().to_string()),
+        !oscal.contains(&repo_root().display().to_string()),
         "the checkout's path leaks into the report"
     );
     golden("acme-key-standard.oscal.json", &oscal);

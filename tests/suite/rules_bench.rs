@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::common::repo_root;
 use kms_audit::ingest::lake::Lake;
 use kms_audit::ingest::{ingest, IngestOptions, Silent};
 use kms_audit::rules::model::{Kind, Rule};
@@ -22,10 +23,6 @@ use kms_audit::rules::views::inventory::Inventory;
 use kms_audit::rules::views::{events, View, Views};
 use kms_audit::rules::{evaluate, load_bundled, load_paths, scan_parts, EvalOptions};
 use kms_audit::trail::discover::discover;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Ingests `input` (a file or directory) into a lake under `dir`; returns its part files.
 fn lake_of(input: &Path, dir: &Path) -> Vec<PathBuf> {
@@ -120,7 +117,7 @@ fn assert_window_rules_alone_agree(rules: &[&Rule], parts: &[PathBuf]) {
 
 #[test]
 fn the_shortcuts_change_no_result_on_the_sample_trail() {
-    let sample = root().join("sample-logs");
+    let sample = repo_root().join("sample-logs");
     if !sample.exists() {
         return;
     }
@@ -138,7 +135,7 @@ fn the_shortcuts_change_no_result_on_the_sample_trail() {
 
 #[test]
 fn folded_views_are_full_views_with_an_inventory() {
-    let fixtures = root().join("tests/fixtures/inventory");
+    let fixtures = repo_root().join("tests/fixtures/inventory");
     let dir = tempfile::tempdir().expect("tempdir");
     let parts = lake_of(&fixtures.join("trail.json"), dir.path());
     let inventory = Inventory::read(&fixtures.join("inventory.json")).expect("inventory");

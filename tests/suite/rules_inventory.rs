@@ -9,9 +9,10 @@
 //! an inventory that kms-audit reads.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use crate::common::repo_root;
 use serde_json::Value;
 
 const TRAIL: &str = "tests/fixtures/inventory/trail.json";
@@ -31,10 +32,6 @@ const NEW_KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/0e110000-0000-4000
 /// the cryptoperiod, a policy statement open to anyone, a grant never retired.
 const OLD_KEY_RULES: [&str; 4] = ["KMS.ROT.3", "KMS.ROT.1", "KMS.LP.10", "KMS.LP.14"];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 struct Run {
     code: i32,
     stdout: String,
@@ -44,7 +41,7 @@ struct Run {
 /// Runs `kms-audit scan TRAIL --no-cache` plus `args` from the crate root.
 fn scan(args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_kms-audit"))
-        .current_dir(root())
+        .current_dir(repo_root())
         .env("NO_COLOR", "1")
         .args(["scan", TRAIL, "--no-cache"])
         .args(args)
@@ -302,7 +299,7 @@ fn the_script_builds_an_inventory_that_scan_reads() {
         std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
     let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join(INVENTORY)).expect("read inventory"),
+        &std::fs::read_to_string(repo_root().join(INVENTORY)).expect("read inventory"),
     )
     .expect("inventory JSON");
     stub_outputs(&outputs, &expected);
@@ -314,7 +311,7 @@ fn the_script_builds_an_inventory_that_scan_reads() {
         std::env::var("PATH").unwrap_or_default()
     );
     let output = Command::new("sh")
-        .current_dir(root())
+        .current_dir(repo_root())
         .env("PATH", path)
         .env("KMS_STUB", &outputs)
         .args([SCRIPT, "--region", "us-east-1", "--output"])

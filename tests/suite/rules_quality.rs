@@ -14,16 +14,12 @@
 //!   the incident caused whenever it happened, so they are not held to the window.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
+use crate::common::repo_root;
 use chrono::{DateTime, Duration, Utc};
 use kms_audit::rules::load_bundled;
 use kms_audit::rules::model::Kind;
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// An injected incident, as ground-truth.json has it.
 #[derive(Debug)]
@@ -59,7 +55,7 @@ fn time(value: &Value) -> DateTime<Utc> {
 }
 
 fn incidents() -> Vec<Incident> {
-    let bytes = std::fs::read(root().join("sample-logs/ground-truth.json")).expect("truth");
+    let bytes = std::fs::read(repo_root().join("sample-logs/ground-truth.json")).expect("truth");
     let truth: Value = serde_json::from_slice(&bytes).expect("json");
     truth["incidents"]
         .as_array()
@@ -82,7 +78,7 @@ fn incidents() -> Vec<Incident> {
 
 fn findings() -> Vec<Finding> {
     let output = assert_cmd::cargo::cargo_bin_cmd!("kms-audit")
-        .current_dir(root())
+        .current_dir(repo_root())
         .env("NO_COLOR", "1")
         .args(["scan", "sample-logs", "--no-cache", "--format", "json"])
         .output()

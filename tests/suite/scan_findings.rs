@@ -8,17 +8,14 @@
 //! bundled pack can grow without touching them. After an intended output change, regenerate
 //! them with `UPDATE_GOLDEN=1 cargo test --release --test suite scan_findings::` and review the diff.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::common::{assert_golden, repo_root};
 use serde_json::Value;
 
 const TRAIL: &str = "tests/fixtures/findings/trail/findings-trail.json";
 const RULES: &str = "tests/fixtures/findings/rules";
 const WAIVERS: &str = "tests/fixtures/findings/waivers.yml";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 struct Run {
     code: i32,
@@ -30,7 +27,7 @@ struct Run {
 /// the crate root so that paths in the output are relative and stable.
 fn scan(args: &[&str]) -> Run {
     let output = assert_cmd::cargo::cargo_bin_cmd!("kms-audit")
-        .current_dir(root())
+        .current_dir(repo_root())
         .env("NO_COLOR", "1")
         .args([
             "scan",
@@ -84,26 +81,8 @@ fn open(report: &Value) -> Vec<(String, String)> {
 fn golden(name: &str, actual: &str) {
     // Evidence names source files by their full path: the checkout's own location is
     // replaced so that the golden files hold in any clone.
-    let actual = actual.replace(&format!("{}/", root().display()), "");
-    let actual = actual.as_str();
-    let path = root().join("tests/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "{}: {err}; run UPDATE_GOLDEN=1 cargo test --release --test suite scan_findings::",
-            path.display()
-        )
-    });
-    assert!(
-        expected == actual,
-        "{} differs from the output; if the change is intended, run \
-         UPDATE_GOLDEN=1 cargo test --release --test suite scan_findings:: and review the diff\n\
-         --- actual ---\n{actual}",
-        path.display()
-    );
+    let actual = actual.replace(&format!("{}/", repo_root().display()), "");
+    assert_golden(&format!("tests/golden/{name}"), &actual, "scan_findings::");
 }
 
 #[test]
@@ -122,7 +101,7 @@ fn each_format_matches_its_golden_file() {
 
 #[test]
 fn sarif_is_valid_against_the_schema() {
-    let schema_path = root().join("tests/fixtures/schemas/sarif-schema-2.1.0.json");
+    let schema_path = repo_root().join("tests/fixtures/schemas/sarif-schema-2.1.0.json");
     let schema: Value =
         serde_json::from_str(&std::fs::read_to_string(schema_path).expect("schema")).expect("json");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
@@ -364,7 +343,7 @@ fn filters_change_the_set_of_findings() {
 #[test]
 fn bundled_pack_runs_by_default() {
     let output = assert_cmd::cargo::cargo_bin_cmd!("kms-audit")
-        .current_dir(root())
+        .current_dir(repo_root())
         .args(["scan", TRAIL, "--no-cache", "--format", "json"])
         .output()
         .expect("runs");

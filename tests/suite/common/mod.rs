@@ -63,6 +63,42 @@ pub const ALLOW_ALL_KMS: &str =
 /// The identity policy of [`app_role`]: the cryptographic operations only.
 pub const ALLOW_KMS_USE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:Sign","kms:Verify","kms:GenerateMac","kms:VerifyMac","kms:DescribeKey"],"Resource":"*"}]}"#;
 
+/// The repository root (the crate's manifest directory): fixtures, golden files and the
+/// bundled rules and samples are found from here.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compares `actual` with the golden file `relative` (a path under the repository root), or
+/// writes it when `UPDATE_GOLDEN` is set. A difference fails the test with the first line that
+/// differs and the command that rewrites the file (`--test suite {module}`).
+pub fn assert_golden(relative: &str, actual: &str, module: &str) {
+    let path = repo_root().join(relative);
+    let update = format!("UPDATE_GOLDEN=1 cargo test --release --locked --test suite {module}");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("{}: {err}; run {update}", path.display()));
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs from the output at line {}:\n  golden: {:?}\n  actual: {:?}\n\
+             If the change is intended, run {update} and review the diff.",
+            path.display(),
+            line + 1,
+            expected.lines().nth(line).unwrap_or_default(),
+            actual.lines().nth(line).unwrap_or_default()
+        );
+    }
+}
+
 /// Where the simulated clock of every harness engine stands: 2026-01-01T09:00:00Z.
 pub fn start() -> DateTime<Utc> {
     time("2026-01-01T09:00:00Z")
